@@ -1,0 +1,60 @@
+/**
+ * The WebSocket protocol's server-to-client frames (API.md, "WebSocket /v1/ws").
+ *
+ * A request's events are written by activities to the request's Redis Stream as
+ * {@link RequestEvent}s; the API relay adds `requestId` and `eventId` when it sends them.
+ * Pure types and constants: importable from workflows.
+ */
+import type { ErrorCode } from './errors';
+
+export type StatusState =
+  | 'pruning'
+  | 'checking_quota'
+  | 'calling_llm'
+  | 'running_tool'
+  | 'summarizing';
+
+export interface QuotaSnapshot {
+  dailyUsed: number;
+  dailyLimit: number;
+}
+
+export type RequestEvent =
+  | { type: 'status'; state: StatusState; detail?: string }
+  | { type: 'delta'; content: string }
+  | { type: 'restart'; reason: string }
+  | {
+      type: 'tool_call';
+      toolCallId: string;
+      name: string;
+      arguments: unknown;
+      taskId?: string;
+    }
+  | { type: 'tool_progress'; taskId: string; progress: number; message: string }
+  | {
+      type: 'tool_result';
+      toolCallId: string;
+      taskId?: string;
+      ok: boolean;
+      result?: unknown;
+      error?: string;
+    }
+  | {
+      type: 'usage';
+      promptTokens: number;
+      completionTokens: number;
+      totalTokens: number;
+      quota: QuotaSnapshot;
+    }
+  | { type: 'done'; messageId: string; content: string }
+  | { type: 'error'; code: ErrorCode; message: string };
+
+/** Event types that end a request: exactly one of them is ever written per request. */
+export const TERMINAL_EVENT_TYPES: ReadonlySet<RequestEvent['type']> = new Set(['done', 'error']);
+
+/** A frame as the client receives it. */
+export type ServerFrame =
+  | (RequestEvent & { requestId: string; eventId: string })
+  | { type: 'accepted'; requestId: string; sessionId: string }
+  | { type: 'error'; requestId?: string; code: ErrorCode; message: string }
+  | { type: 'pong' };

@@ -1,0 +1,127 @@
+/**
+ * Configuration, read once at boot from the environment into a validated, frozen
+ * object (API.md "Configuration"). Nothing else reads process.env; workflows get what
+ * they need as input.
+ */
+import { DEFAULT_TASK_QUEUES, type TaskQueues } from '../contracts/definitions';
+
+/** The dev secret used when JWT_SECRET is unset; refused in production. */
+export const DEV_JWT_SECRET = 'dev-only-secret-change-me';
+
+export const DEFAULT_LOCAL_LLM_PORT = 8787;
+
+export interface LlmEndpoint {
+  baseUrl: string;
+  apiKey: string;
+  model: string;
+}
+
+export interface Config {
+  nodeEnv: string;
+  port: number;
+  databaseUrl: string;
+  redisUrl: string;
+  temporalAddress: string;
+  temporalNamespace: string;
+  jwtSecret: string;
+  /** True when JWT_SECRET was not set and the dev secret is in use. */
+  jwtSecretIsDev: boolean;
+  /** Browser origins allowed to open the WebSocket; empty = any (non-browser clients send none). */
+  allowedOrigins: readonly string[];
+  /** True when no OPENAI_API_KEY is set: the embedded local LLM serves requests. */
+  useLocalLlm: boolean;
+  localLlmPort: number;
+  llm: LlmEndpoint;
+  summaryLlm: LlmEndpoint;
+  freeDailyTokens: number;
+  proDailyTokens: number;
+  rateLimitPerMinute: number;
+  maxPayloadBytes: number;
+  /** How long a request's event stream is kept for resume (seconds). */
+  eventTtlSeconds: number;
+  maxHistoryMessages: number;
+  maxCompletionTokens: number;
+  llmAttemptTimeoutMs: number;
+  llmMaxAttempts: number;
+  taskQueues: TaskQueues;
+  /** Port of the worker's own /metrics endpoint (0 = off). */
+  workerMetricsPort: number;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+type Env = Record<string, string | undefined>;
+
+function int(env: Env, name: string, fallback: number, min = 0): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min) {
+    throw new ConfigError(`${name} must be an integer >= ${min}, got ${JSON.stringify(raw)}`);
+  }
+  return n;
+}
+
+function str(env: Env, name: string, fallback: string): string {
+  const raw = env[name];
+  return raw === undefined || raw === '' ? fallback : raw;
+}
+
+/** Reads and validates the configuration; throws {@link ConfigError} on bad values. */
+export function loadConfig(env: Env = process.env): Readonly<Config> {
+  const nodeEnv = str(env, 'NODE_ENV', 'development');
+  const jwtSecretIsDev = !env.JWT_SECRET;
+  if (jwtSecretIsDev && nodeEnv === 'production') {
+    throw new ConfigError('JWT_SECRET must be set in production');
+  }
+  const useLocalLlm = !env.OPENAI_API_KEY;
+  const localLlmPort = int(env, 'LOCAL_LLM_PORT', DEFAULT_LOCAL_LLM_PORT, 1);
+  const llm: LlmEndpoint = {
+    baseUrl: str(
+      env,
+      'OPENAI_BASE_URL',
+      useLocalLlm ? `http://127.0.0.1:${localLlmPort}/v1` : 'https://api.openai.com/v1',
+    ),
+    apiKey: env.OPENAI_API_KEY ?? 'local-llm',
+    model: str(env, 'LLM_MODEL', 'gpt-4o-mini'),
+  };
+  const summaryLlm: LlmEndpoint = {
+    baseUrl: str(env, 'SUMMARY_BASE_URL', llm.baseUrl),
+    apiKey: str(env, 'SUMMARY_API_KEY', llm.apiKey),
+    model: str(env, 'SUMMARY_MODEL', llm.model),
+  };
+  const config: Config = {
+    nodeEnv,
+    port: int(env, 'PORT', 3000),
+    databaseUrl: str(env, 'DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/chat'),
+    redisUrl: str(env, 'REDIS_URL', 'redis://127.0.0.1:6379'),
+    temporalAddress: str(env, 'TEMPORAL_ADDRESS', '127.0.0.1:7233'),
+    temporalNamespace: str(env, 'TEMPORAL_NAMESPACE', 'default'),
+    jwtSecret: env.JWT_SECRET || DEV_JWT_SECRET,
+    jwtSecretIsDev,
+    allowedOrigins: Object.freeze(
+      str(env, 'ALLOWED_ORIGINS', '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    ),
+    useLocalLlm,
+    localLlmPort,
+    llm: Object.freeze(llm),
+    summaryLlm: Object.freeze(summaryLlm),
+    freeDailyTokens: int(env, 'FREE_DAILY_TOKENS', 50_000),
+    proDailyTokens: int(env, 'PRO_DAILY_TOKENS', 500_000),
+    rateLimitPerMinute: int(env, 'RATE_LIMIT_PER_MINUTE', 30, 1),
+    maxPayloadBytes: int(env, 'MAX_PAYLOAD_BYTES', 64 * 1024, 1024),
+    eventTtlSeconds: int(env, 'EVENT_TTL_SECONDS', 2 * 3600, 3600),
+    maxHistoryMessages: int(env, 'MAX_HISTORY_MESSAGES', 10, 1),
+    maxCompletionTokens: int(env, 'MAX_COMPLETION_TOKENS', 1024, 1),
+    llmAttemptTimeoutMs: int(env, 'LLM_ATTEMPT_TIMEOUT_MS', 60_000, 1000),
+    llmMaxAttempts: int(env, 'LLM_MAX_ATTEMPTS', 4, 1),
+    taskQueues: Object.freeze({ ...DEFAULT_TASK_QUEUES }),
+    workerMetricsPort: int(env, 'WORKER_METRICS_PORT', 9464),
+  };
+  return Object.freeze(config);
+}
