@@ -76,3 +76,17 @@ export interface TokenUsage {
 export type ChatWorkflowResult =
   | { status: 'completed'; messageId: string; usage: TokenUsage }
   | { status: 'error'; code: ErrorCode; message: string };
+
+/** A message of an LLM prompt, in the OpenAI chat format (JSON-safe). */
+export interface PromptMessage {
+  role: 'system' | 'user' | 'assistant' | 'tool';
+  content: string | null;
+  tool_calls?: LlmToolCall[];
+  tool_call_id?: string;
+}
+
+export interface LlmToolCall {
+  id: string;
+  type: 'function';
+  function: { name: string; arguments: string };
+}

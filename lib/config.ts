@@ -37,6 +37,8 @@ export interface Config {
   proDailyTokens: number;
   rateLimitPerMinute: number;
   maxPayloadBytes: number;
+  /** How often idle sockets are pinged; one missed pong and the socket is dropped. */
+  wsPingIntervalMs: number;
   /** How long a request's event stream is kept for resume (seconds). */
   eventTtlSeconds: number;
   maxHistoryMessages: number;
@@ -46,6 +48,8 @@ export interface Config {
   taskQueues: TaskQueues;
   /** Port of the worker's own /metrics endpoint (0 = off). */
   workerMetricsPort: number;
+  /** A prebuilt workflow bundle for faster worker start (tests, images). */
+  workflowBundlePath?: string;
 }
 
 export class ConfigError extends Error {
@@ -84,7 +88,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       'OPENAI_BASE_URL',
       useLocalLlm ? `http://127.0.0.1:${localLlmPort}/v1` : 'https://api.openai.com/v1',
     ),
-    apiKey: env.OPENAI_API_KEY ?? 'local-llm',
+    apiKey: env.OPENAI_API_KEY || 'local-llm',
     model: str(env, 'LLM_MODEL', 'gpt-4o-mini'),
   };
   const summaryLlm: LlmEndpoint = {
@@ -115,6 +119,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     proDailyTokens: int(env, 'PRO_DAILY_TOKENS', 500_000),
     rateLimitPerMinute: int(env, 'RATE_LIMIT_PER_MINUTE', 30, 1),
     maxPayloadBytes: int(env, 'MAX_PAYLOAD_BYTES', 64 * 1024, 1024),
+    wsPingIntervalMs: int(env, 'WS_PING_INTERVAL_MS', 30_000, 100),
     eventTtlSeconds: int(env, 'EVENT_TTL_SECONDS', 2 * 3600, 3600),
     maxHistoryMessages: int(env, 'MAX_HISTORY_MESSAGES', 10, 1),
     maxCompletionTokens: int(env, 'MAX_COMPLETION_TOKENS', 1024, 1),
@@ -122,6 +127,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     llmMaxAttempts: int(env, 'LLM_MAX_ATTEMPTS', 4, 1),
     taskQueues: Object.freeze({ ...DEFAULT_TASK_QUEUES }),
     workerMetricsPort: int(env, 'WORKER_METRICS_PORT', 9464),
+    workflowBundlePath: env.WORKFLOW_BUNDLE_PATH || undefined,
   };
   return Object.freeze(config);
 }

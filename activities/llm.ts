@@ -1,0 +1,166 @@
+/**
+ * The LLM call: streams the reply through the `openai` client into the request's
+ * event stream, heartbeating so a dead worker is noticed within seconds.
+ *
+ * Temporal owns retries (the client is built with `maxRetries: 0`). A retried attempt
+ * first writes `restart` so the client discards the partial text it has, and writes
+ * its deltas fenced with its attempt number so an older attempt that is still alive
+ * can no longer interleave.
+ */
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { APIConnectionError, APIError } from 'openai';
+import type { LlmToolCall, PromptMessage, TokenUsage } from '../contracts/definitions';
+import { countPromptTokens, countTextTokens, modelInfo } from '../lib/tokens';
+import type { ActivityDeps } from './deps';
+
+/** How often the activity heartbeats while it waits on the LLM. */
+export const LLM_HEARTBEAT_INTERVAL_MS = 1000;
+/** An attempt that receives nothing from the LLM for this long is abandoned (retried). */
+export const LLM_IDLE_TIMEOUT_MS = 30_000;
+
+export interface CallLlmInput {
+  requestId: string;
+  userId: string;
+  model: string;
+  messages: PromptMessage[];
+  maxTokens: number;
+}
+
+export interface CallLlmOutput {
+  content: string;
+  toolCalls: LlmToolCall[];
+  finishReason: string | null;
+  usage: TokenUsage;
+}
+
+/** HTTP statuses from the LLM that a retry can fix. */
+function isRetryableStatus(status: number | undefined): boolean {
+  return status === undefined || status === 408 || status === 409 || status === 429 || status >= 500;
+}
+
+/** Creates the LLM activity over its dependencies. */
+export function createLlmActivities(deps: ActivityDeps) {
+  async function callLlm(input: CallLlmInput): Promise<CallLlmOutput> {
+    const ctx = Context.current();
+    const fence = ctx.info.attempt;
+    const emit = (event: Parameters<typeof deps.events.append>[2]) =>
+      deps.events.append(input.userId, input.requestId, event, { fence });
+    if (fence > 1) await emit({ type: 'restart', reason: 'llm_retry' });
+    await emit({ type: 'status', state: 'calling_llm' });
+
+    const abort = new AbortController();
+    const onCancel = () => abort.abort();
+    ctx.cancellationSignal.addEventListener('abort', onCancel);
+    const heartbeat = setInterval(() => ctx.heartbeat(), LLM_HEARTBEAT_INTERVAL_MS);
+    let idle: NodeJS.Timeout | undefined;
+    let idleFired = false;
+    const touch = () => {
+      clearTimeout(idle);
+      idle = setTimeout(() => {
+        idleFired = true;
+        abort.abort();
+      }, LLM_IDLE_TIMEOUT_MS);
+    };
+
+    let content = '';
+    const toolCalls: LlmToolCall[] = [];
+    let finishReason: string | null = null;
+    let providerUsage: { prompt_tokens: number; completion_tokens: number } | undefined;
+    try {
+      touch();
+      const stream = await deps.llm.chat.completions.create(
+        {
+          model: input.model,
+          messages: input.messages as Parameters<
+            typeof deps.llm.chat.completions.create
+          >[0]['messages'],
+          stream: true,
+          stream_options: { include_usage: true },
+          max_tokens: input.maxTokens,
+        },
+        { signal: abort.signal },
+      );
+      for await (const chunk of stream) {
+        touch();
+        if (chunk.usage) providerUsage = chunk.usage;
+        const choice = chunk.choices[0];
+        if (!choice) continue;
+        if (choice.finish_reason) finishReason = choice.finish_reason;
+        const piece = choice.delta?.content;
+        if (piece) {
+          content += piece;
+          if ((await emit({ type: 'delta', content: piece })) === null) {
+            // The request ended (cancelled) or a newer attempt took over.
+            abort.abort();
+            throw new CancelledFailure('superseded');
+          }
+        }
+        for (const tc of choice.delta?.tool_calls ?? []) {
+          const slot = (toolCalls[tc.index] ??= {
+            id: '',
+            type: 'function',
+            function: { name: '', arguments: '' },
+          });
+          if (tc.id) slot.id = tc.id;
+          if (tc.function?.name) slot.function.name += tc.function.name;
+          if (tc.function?.arguments) slot.function.arguments += tc.function.arguments;
+        }
+      }
+    } catch (err) {
+      if (ctx.cancellationSignal.aborted) throw new CancelledFailure('cancelled');
+      if (err instanceof CancelledFailure) throw err;
+      throw toFailure(err, idleFired);
+    } finally {
+      clearInterval(heartbeat);
+      clearTimeout(idle);
+      ctx.cancellationSignal.removeEventListener('abort', onCancel);
+    }
+
+    const usage = providerUsage
+      ? {
+          promptTokens: providerUsage.prompt_tokens,
+          completionTokens: providerUsage.completion_tokens,
+          totalTokens: providerUsage.prompt_tokens + providerUsage.completion_tokens,
+          estimated: false,
+        }
+      : estimateUsage(input, content, toolCalls, deps);
+    return { content, toolCalls, finishReason, usage };
+  }
+
+  return { callLlm };
+}
+
+/** Counts usage locally with tiktoken when the provider sent none. */
+function estimateUsage(
+  input: CallLlmInput,
+  content: string,
+  toolCalls: LlmToolCall[],
+  deps: ActivityDeps,
+): TokenUsage {
+  const { encoding } = modelInfo(input.model, deps.models);
+  const promptTokens = countPromptTokens(input.messages, encoding);
+  const completionTokens =
+    countTextTokens(content, encoding) +
+    (toolCalls.length ? countTextTokens(JSON.stringify(toolCalls), encoding) : 0);
+  return { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens, estimated: true };
+}
+
+/** Maps an LLM client error to a Temporal failure: retryable or not, by its kind. */
+function toFailure(err: unknown, idle: boolean): ApplicationFailure {
+  if (idle) {
+    return ApplicationFailure.retryable('LLM stream stalled', 'LlmTransient');
+  }
+  if (err instanceof APIError && !(err instanceof APIConnectionError)) {
+    const status: number | undefined = (err as { status?: number }).status;
+    if (status === 400 && err.code === 'context_length_exceeded') {
+      return ApplicationFailure.nonRetryable(err.message, 'ContextTooLarge');
+    }
+    if (!isRetryableStatus(status)) {
+      return ApplicationFailure.nonRetryable(`LLM answered ${status ?? 'an error'}`, 'LlmUnavailable');
+    }
+    return ApplicationFailure.retryable(`LLM answered ${status ?? 'an error'}`, 'LlmTransient');
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return ApplicationFailure.retryable(`LLM call failed: ${message}`, 'LlmTransient');
+}

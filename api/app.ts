@@ -1,0 +1,121 @@
+/** HTTP routes (API.md "HTTP"). */
+import { randomUUID } from 'node:crypto';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { ERRORS } from '../contracts/errors';
+import type { AuthUser } from './auth';
+import { tokenOf, verifyToken } from './auth';
+import { ownsSession } from './chat';
+import type { ApiDeps } from './deps';
+import { AppError, sendError, toAppError } from './errors';
+import { isUuid } from './frames';
+import { checkHealth } from './health';
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    user?: AuthUser;
+  }
+}
+
+const MAX_MESSAGES_LIMIT = 500;
+const DEFAULT_MESSAGES_LIMIT = 50;
+
+function userOf(req: Request): AuthUser {
+  if (!req.user) throw new AppError(ERRORS.Unauthorized);
+  return req.user;
+}
+
+/** Builds the Express app; the caller attaches it to an HTTP server. */
+export function createApp(deps: ApiDeps, metricsText: () => Promise<{ contentType: string; body: string }>) {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.use(express.json({ limit: deps.config.maxPayloadBytes }));
+
+  app.get('/healthz', async (_req, res) => {
+    const health = await checkHealth(deps);
+    res.status(health.status === 'ok' ? 200 : 503).json(health);
+  });
+
+  app.get('/metrics', async (_req, res) => {
+    const { contentType, body } = await metricsText();
+    res.setHeader('Content-Type', contentType);
+    res.send(body);
+  });
+
+  const v1 = express.Router();
+  v1.use(async (req, _res, next) => {
+    const user = verifyToken(deps.config.jwtSecret, tokenOf(req, false));
+    if (!user) throw new AppError(ERRORS.Unauthorized);
+    await deps.users.ensure(user);
+    req.user = user;
+    next();
+  });
+
+  v1.post('/sessions', async (req, res) => {
+    const user = userOf(req);
+    const sessionId = randomUUID();
+    await deps.db.query('INSERT INTO chat_sessions (id, user_id) VALUES ($1, $2)', [sessionId, user.userId]);
+    res.status(201).json({ sessionId });
+  });
+
+  v1.get('/sessions/:sessionId/messages', async (req, res) => {
+    const user = userOf(req);
+    const sessionId = String(req.params.sessionId).toLowerCase();
+    const limit = parseLimit(req.query.limit);
+    if (!isUuid(sessionId) || !(await ownsSession(deps, user.userId, sessionId))) {
+      throw new AppError(ERRORS.NotFound, 'session not found');
+    }
+    const { rows } = await deps.db.query<{
+      id: string;
+      role: string;
+      content: string;
+      created_at: Date;
+      tokens: number;
+    }>(
+      `SELECT id, role, content, created_at, tokens FROM (
+         SELECT id, role, content, created_at, tokens FROM chat_messages
+          WHERE session_id = $1 ORDER BY id DESC LIMIT $2) t
+        ORDER BY id`,
+      [sessionId, limit],
+    );
+    res.json({
+      messages: rows.map((r) => ({
+        id: String(r.id),
+        role: r.role,
+        content: r.content,
+        createdAt: r.created_at.toISOString(),
+        tokens: r.tokens,
+      })),
+    });
+  });
+
+  app.use('/v1', v1);
+
+  app.use((_req: Request, res: Response) => {
+    sendError(res, new AppError(ERRORS.NotFound, 'no such route'));
+  });
+
+  // Express recognises error handlers by their four parameters.
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    const type = (err as { type?: string } | null)?.type;
+    if (type === 'entity.too.large') return sendError(res, new AppError(ERRORS.PayloadTooLarge));
+    if (type === 'entity.parse.failed') {
+      return sendError(res, new AppError(ERRORS.BadRequest, 'body is not valid JSON'));
+    }
+    const appErr = toAppError(err);
+    if (appErr.spec === ERRORS.Internal) deps.logger.error('http request failed', { err });
+    sendError(res, appErr);
+  });
+
+  return app;
+}
+
+/** `?limit=N`: a whole number from 1 to 500 (default 50). */
+function parseLimit(raw: unknown): number {
+  if (raw === undefined) return DEFAULT_MESSAGES_LIMIT;
+  const n = Number(raw);
+  if (typeof raw !== 'string' || !Number.isInteger(n) || n < 1 || n > MAX_MESSAGES_LIMIT) {
+    throw new AppError(ERRORS.BadRequest, `limit must be a whole number from 1 to ${MAX_MESSAGES_LIMIT}`);
+  }
+  return n;
+}

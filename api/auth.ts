@@ -1,0 +1,50 @@
+/** Bearer-token authentication (HS256 JWTs, API.md "Authentication"). */
+import type { IncomingMessage } from 'node:http';
+import jwt from 'jsonwebtoken';
+import type { Plan } from '../contracts/definitions';
+import { isUuid } from './frames';
+
+export interface AuthUser {
+  userId: string;
+  plan: Plan;
+  name?: string;
+}
+
+/** Verifies a token; undefined when missing, invalid, expired or with a bad subject. */
+export function verifyToken(secret: string, token: string | undefined): AuthUser | undefined {
+  if (!token) return undefined;
+  try {
+    const claims = jwt.verify(token, secret, { algorithms: ['HS256'] });
+    if (typeof claims !== 'object' || typeof claims.sub !== 'string' || !isUuid(claims.sub)) {
+      return undefined;
+    }
+    const plan: Plan = claims.plan === 'pro' ? 'pro' : 'free';
+    const name = typeof claims.name === 'string' ? claims.name : undefined;
+    return { userId: claims.sub.toLowerCase(), plan, name };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The bearer token of a request: `Authorization: Bearer ...`, or `?token=` (WebSocket). */
+export function tokenOf(req: IncomingMessage, allowQuery: boolean): string | undefined {
+  const header = req.headers.authorization;
+  if (header?.startsWith('Bearer ')) return header.slice(7).trim();
+  if (allowQuery && req.url) {
+    const token = new URL(req.url, 'http://localhost').searchParams.get('token');
+    if (token) return token;
+  }
+  return undefined;
+}
+
+/** Signs a token (dev token, tests). */
+export function signToken(
+  secret: string,
+  user: { userId: string; plan?: Plan; name?: string },
+  expiresInSeconds = 3600,
+): string {
+  return jwt.sign({ sub: user.userId, plan: user.plan ?? 'free', name: user.name }, secret, {
+    algorithm: 'HS256',
+    expiresIn: expiresInSeconds,
+  });
+}

@@ -1,0 +1,103 @@
+/** Chat requests: start (idempotently), cancel, and find a user's request. */
+import { randomUUID } from 'node:crypto';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
+import {
+  cancelSignal,
+  chatWorkflowId,
+  type ChatWorkflowInput,
+} from '../contracts/definitions';
+import { ERRORS } from '../contracts/errors';
+import type { chatWorkflow } from '../workflows/chat';
+import type { AuthUser } from './auth';
+import type { ApiDeps } from './deps';
+import { AppError } from './errors';
+
+export interface StartChat {
+  requestId?: string;
+  sessionId: string;
+  content: string;
+  model?: string;
+}
+
+/** Longest a chat workflow may run before Temporal ends it. */
+const CHAT_EXECUTION_TIMEOUT = '1h';
+
+/** True when the session exists and belongs to the user. */
+export async function ownsSession(deps: ApiDeps, userId: string, sessionId: string): Promise<boolean> {
+  const { rows } = await deps.db.query<{ user_id: string }>(
+    'SELECT user_id FROM chat_sessions WHERE id = $1',
+    [sessionId],
+  );
+  return rows[0]?.user_id === userId;
+}
+
+/**
+ * Starts the request's workflow. The workflow id comes from (user, requestId), so the
+ * same requestId again finds the running or finished workflow instead of a new run:
+ * `duplicate` tells the caller to replay its events.
+ */
+export async function startChat(
+  deps: ApiDeps,
+  user: AuthUser,
+  req: StartChat,
+): Promise<{ requestId: string; duplicate: boolean }> {
+  const requestId = (req.requestId ?? randomUUID()).toLowerCase();
+  if (!(await ownsSession(deps, user.userId, req.sessionId))) {
+    throw new AppError(ERRORS.NotFound, 'session not found');
+  }
+  const { config } = deps;
+  const input: ChatWorkflowInput = {
+    requestId,
+    userId: user.userId,
+    sessionId: req.sessionId,
+    content: req.content,
+    model: req.model ?? config.llm.model,
+    plan: user.plan,
+    taskQueues: config.taskQueues,
+    settings: {
+      maxHistoryMessages: config.maxHistoryMessages,
+      maxCompletionTokens: config.maxCompletionTokens,
+      llmAttemptTimeoutMs: config.llmAttemptTimeoutMs,
+      llmMaxAttempts: config.llmMaxAttempts,
+    },
+  };
+  try {
+    await deps.temporal.workflow.start<typeof chatWorkflow>('chatWorkflow', {
+      taskQueue: config.taskQueues.chat,
+      workflowId: chatWorkflowId(user.userId, requestId),
+      args: [input],
+      workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      workflowExecutionTimeout: CHAT_EXECUTION_TIMEOUT,
+    });
+    return { requestId, duplicate: false };
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) return { requestId, duplicate: true };
+    throw err;
+  }
+}
+
+/** True when the user has a request with this id (events kept, or workflow known). */
+export async function requestExists(deps: ApiDeps, userId: string, requestId: string): Promise<boolean> {
+  if (await deps.events.exists(userId, requestId)) return true;
+  try {
+    await deps.temporal.workflow.getHandle(chatWorkflowId(userId, requestId)).describe();
+    return true;
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return false;
+    throw err;
+  }
+}
+
+/** Asks the request's workflow to stop; NotFound when the user has no such request. */
+export async function cancelChat(deps: ApiDeps, userId: string, requestId: string): Promise<void> {
+  try {
+    await deps.temporal.workflow.getHandle(chatWorkflowId(userId, requestId)).signal(cancelSignal);
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) {
+      // Finished workflows cannot take signals; an unknown one does not exist.
+      if (await requestExists(deps, userId, requestId)) return;
+      throw new AppError(ERRORS.NotFound, 'request not found');
+    }
+    throw err;
+  }
+}

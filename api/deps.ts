@@ -1,0 +1,44 @@
+/** What the API needs: its connections, config and the relay. */
+import type { Client } from '@temporalio/client';
+import type { Redis } from 'ioredis';
+import type { Pool } from 'pg';
+import type { Config } from '../lib/config';
+import type { EventLog } from '../lib/event-log';
+import type { Logger } from '../lib/logger';
+import { ensureUser } from '../lib/users';
+import type { AuthUser } from './auth';
+import type { StreamRelay } from './relay';
+
+export interface ApiDeps {
+  config: Readonly<Config>;
+  db: Pool;
+  redis: Redis;
+  events: EventLog;
+  relay: StreamRelay;
+  temporal: Client;
+  logger: Logger;
+  users: KnownUsers;
+}
+
+const MAX_KNOWN = 100_000;
+
+/**
+ * Creates users on first authenticated use, remembering in this process which users
+ * (with which plan) already exist so a request costs no extra database write.
+ */
+export class KnownUsers {
+  private readonly known = new Map<string, string>();
+
+  constructor(private readonly db: Pool) {}
+
+  async ensure(user: AuthUser): Promise<void> {
+    if (this.known.get(user.userId) === user.plan) return;
+    await ensureUser(this.db, {
+      id: user.userId,
+      username: user.name ?? `user-${user.userId.slice(0, 8)}`,
+      plan: user.plan,
+    });
+    if (this.known.size >= MAX_KNOWN) this.known.clear();
+    this.known.set(user.userId, user.plan);
+  }
+}

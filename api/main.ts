@@ -1,0 +1,29 @@
+/** API process entry point: `node --import tsx api/main.ts`. */
+import { loadConfig } from '../lib/config';
+import { createLogger } from '../lib/logger';
+import { startApiServer } from './server';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger({ service: 'api' });
+  if (config.jwtSecretIsDev) logger.warn('JWT_SECRET is not set: using the dev secret');
+  const api = await startApiServer(config, logger);
+  logger.info('api listening', { port: api.port });
+  let stopping = false;
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    logger.info('api stopping');
+    api.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+main().catch((err: unknown) => {
+  createLogger({ service: 'api' }).error('api failed to start', { err });
+  process.exit(1);
+});

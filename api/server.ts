@@ -1,0 +1,131 @@
+/**
+ * The API server: Express for HTTP, `ws` for `/v1/ws` on the same port.
+ *
+ * WebSocket clients are authenticated on the HTTP `upgrade` event and refused with 401
+ * before any upgrade (the ws README pattern); browser origins are checked against an
+ * allowlist. Idle sockets are pinged and dropped when a pong does not come back.
+ */
+import http from 'node:http';
+import type { Duplex } from 'node:stream';
+import { Client, Connection } from '@temporalio/client';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { Config } from '../lib/config';
+import { createPool } from '../lib/db';
+import { EventLog } from '../lib/event-log';
+import type { Logger } from '../lib/logger';
+import { createRedis } from '../lib/redis';
+import { createApp } from './app';
+import { tokenOf, verifyToken } from './auth';
+import { KnownUsers, type ApiDeps } from './deps';
+import { StreamRelay } from './relay';
+import { ChatConnection } from './ws';
+import { metricsRegistry } from '../lib/metrics';
+
+export const WS_PATH = '/v1/ws';
+
+export interface ApiServer {
+  server: http.Server;
+  /** The bound port (useful with PORT=0). */
+  port: number;
+  deps: ApiDeps;
+  close(): Promise<void>;
+}
+
+function refuse(socket: Duplex, status: number, reason: string): void {
+  const body = JSON.stringify({ error: { code: status === 401 ? 'unauthorized' : 'forbidden', message: reason } });
+  socket.end(
+    `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
+/** Opens the API's connections and starts listening on `config.port`. */
+export async function startApiServer(config: Readonly<Config>, logger: Logger): Promise<ApiServer> {
+  const db = createPool(config.databaseUrl);
+  const redis = createRedis(config.redisUrl, 'api');
+  const relayReader = createRedis(config.redisUrl, 'api-relay');
+  const connection = await Connection.connect({ address: config.temporalAddress });
+  const temporal = new Client({ connection, namespace: config.temporalNamespace });
+  const relay = new StreamRelay(relayReader, redis, logger);
+  const deps: ApiDeps = {
+    config,
+    db,
+    redis,
+    events: new EventLog(redis, config.eventTtlSeconds),
+    relay,
+    temporal,
+    logger,
+    users: new KnownUsers(db),
+  };
+  relay.start();
+
+  const app = createApp(deps, async () => ({
+    contentType: metricsRegistry.contentType,
+    body: await metricsRegistry.metrics(),
+  }));
+  const server = http.createServer(app);
+  // Frames up to 16x the limit are read and answered `payload_too_large` (the socket
+  // stays usable); anything larger closes the socket with 1009.
+  const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxPayloadBytes * 16 });
+  const alive = new WeakMap<WebSocket, boolean>();
+
+  server.on('upgrade', (req, socket, head) => {
+    socket.on('error', () => undefined);
+    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    if (path !== WS_PATH) return refuse(socket, 404, 'no such endpoint');
+    const origin = req.headers.origin;
+    if (origin && config.allowedOrigins.length > 0 && !config.allowedOrigins.includes(origin)) {
+      return refuse(socket, 403, 'origin not allowed');
+    }
+    const user = verifyToken(config.jwtSecret, tokenOf(req, true));
+    if (!user) return refuse(socket, 401, 'missing, invalid or expired token');
+    deps.users.ensure(user).then(
+      () =>
+        wss.handleUpgrade(req, socket, head, (ws) => {
+          alive.set(ws, true);
+          ws.on('pong', () => alive.set(ws, true));
+          new ChatConnection(ws, user, deps);
+        }),
+      (err: unknown) => {
+        logger.error('upgrade failed', { err });
+        refuse(socket, 503, 'service unavailable');
+      },
+    );
+  });
+
+  const pinger = setInterval(() => {
+    for (const ws of wss.clients) {
+      if (alive.get(ws) === false) {
+        ws.terminate();
+        continue;
+      }
+      alive.set(ws, false);
+      ws.ping();
+    }
+  }, config.wsPingIntervalMs);
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, '0.0.0.0', () => resolve());
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+
+  return {
+    server,
+    port,
+    deps,
+    async close() {
+      clearInterval(pinger);
+      for (const ws of wss.clients) ws.terminate();
+      wss.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await relay.close();
+      relayReader.disconnect();
+      redis.disconnect();
+      await connection.close();
+      await db.end();
+    },
+  };
+}

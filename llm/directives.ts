@@ -1,0 +1,168 @@
+/**
+ * Directives that script the embedded local LLM from the last user message
+ * (API.md "The embedded local LLM"), e.g. `[[tokens:50]]` or `[[tool:calculator {"expression":"1+1"}]]`.
+ *
+ * Pure functions: a directive with bad syntax or an out-of-range value is not a
+ * directive at all and stays in the text as typed.
+ */
+
+/** A scripted tool call: `[[tool:NAME {json}]]` (arguments `{}` when omitted). */
+export interface ToolDirective {
+  name: string;
+  /** The JSON arguments exactly as written (trimmed). */
+  arguments: string;
+}
+
+/** Everything the directives of one message ask for. The first of each kind wins. */
+export interface Directives {
+  /** The message with every recognised directive removed (what the model echoes). */
+  text: string;
+  tools: ToolDirective[];
+  tokens?: number;
+  delayMs?: number;
+  fail?: number;
+  failOnce?: number;
+  cutAfter?: number;
+}
+
+type NumericKind = 'tokens' | 'delay_ms' | 'fail' | 'fail_once' | 'cut_after';
+
+/** Accepted range of each numeric directive; values outside it leave the text alone. */
+const NUMERIC_RANGES: Readonly<Record<NumericKind, readonly [number, number]>> = {
+  tokens: [0, 100_000],
+  delay_ms: [0, 60_000],
+  fail: [400, 599],
+  fail_once: [400, 599],
+  cut_after: [0, 1_000_000],
+};
+
+const NUMERIC_RE = /^\[\[\s*(tokens|delay_ms|fail_once|fail|cut_after)\s*:\s*(\d{1,9})\s*\]\]/;
+const TOOL_HEAD_RE = /^\[\[\s*tool\s*:\s*([A-Za-z0-9_-]{1,64})/;
+/** Longest directive read (tool arguments included); keeps parsing linear in big texts. */
+const MAX_DIRECTIVE_CHARS = 64 * 1024;
+/** Bounds the search for the end of a tool directive's JSON (each try is a JSON.parse). */
+const MAX_TOOL_END_CANDIDATES = 64;
+
+type Match =
+  | { end: number; kind: NumericKind; value: number }
+  | { end: number; kind: 'tool'; tool: ToolDirective };
+
+/** Tries to read one directive starting at `start` (which holds `[[`). */
+function matchAt(text: string, start: number): Match | undefined {
+  const rest = text.slice(start, start + MAX_DIRECTIVE_CHARS);
+  const num = NUMERIC_RE.exec(rest);
+  if (num) {
+    const kind = num[1] as NumericKind;
+    const value = Number(num[2]);
+    const [min, max] = NUMERIC_RANGES[kind];
+    if (value < min || value > max) return undefined;
+    return { end: start + num[0].length, kind, value };
+  }
+  const head = TOOL_HEAD_RE.exec(rest);
+  if (!head) return undefined;
+  const name = head[1] ?? '';
+  const argsStart = head[0].length;
+  const tail = rest.slice(argsStart);
+  const noArgs = /^\s*\]\]/.exec(tail);
+  if (noArgs) {
+    return {
+      end: start + argsStart + noArgs[0].length,
+      kind: 'tool',
+      tool: { name, arguments: '{}' },
+    };
+  }
+  if (!/^\s/.test(tail)) return undefined;
+  // The JSON may itself contain "]]" (e.g. nested arrays): try each "]]" in turn.
+  let from = 0;
+  for (let i = 0; i < MAX_TOOL_END_CANDIDATES; i++) {
+    const close = tail.indexOf(']]', from);
+    if (close < 0) return undefined;
+    const candidate = tail.slice(0, close).trim();
+    if (candidate !== '' && isJson(candidate)) {
+      return {
+        end: start + argsStart + close + 2,
+        kind: 'tool',
+        tool: { name, arguments: candidate },
+      };
+    }
+    from = close + 1;
+  }
+  return undefined;
+}
+
+function isJson(s: string): boolean {
+  try {
+    JSON.parse(s);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Tidies the text around removed directives: no doubled spaces, no edge whitespace. */
+function tidy(text: string): string {
+  return text
+    .replace(/[ \t]{2,}/g, ' ')
+    .replace(/[ \t]+\n/g, '\n')
+    .replace(/\n[ \t]+/g, '\n')
+    .trim();
+}
+
+/**
+ * Parses the directives of a message and returns them with the cleaned text.
+ * Unrecognised or malformed `[[...]]` sequences are kept as ordinary text.
+ */
+export function parseDirectives(text: string): Directives {
+  const out: Directives = { text: '', tools: [] };
+  let kept = '';
+  let pos = 0;
+  let removed = false;
+  while (pos < text.length) {
+    const open = text.indexOf('[[', pos);
+    if (open < 0) break;
+    const m = matchAt(text, open);
+    if (!m) {
+      kept += text.slice(pos, open + 1);
+      pos = open + 1;
+      continue;
+    }
+    kept += text.slice(pos, open) + ' ';
+    pos = m.end;
+    removed = true;
+    switch (m.kind) {
+      case 'tool':
+        out.tools.push(m.tool);
+        break;
+      case 'tokens':
+        out.tokens ??= m.value;
+        break;
+      case 'delay_ms':
+        out.delayMs ??= m.value;
+        break;
+      case 'fail':
+        out.fail ??= m.value;
+        break;
+      case 'fail_once':
+        out.failOnce ??= m.value;
+        break;
+      case 'cut_after':
+        out.cutAfter ??= m.value;
+        break;
+    }
+  }
+  kept += text.slice(pos);
+  out.text = removed ? tidy(kept) : text.trim();
+  return out;
+}
+
+/** True when the message holds at least one recognised directive. */
+export function hasDirectives(d: Directives): boolean {
+  return (
+    d.tools.length > 0 ||
+    d.tokens !== undefined ||
+    d.delayMs !== undefined ||
+    d.fail !== undefined ||
+    d.failOnce !== undefined ||
+    d.cutAfter !== undefined
+  );
+}

@@ -1,0 +1,139 @@
+/**
+ * Starts the whole system for a test file on the real local stack: the embedded LLM,
+ * a worker polling task queues unique to this test file, and an API server on a free
+ * port, all against the Temporal server, Postgres and Redis that `npm test` set up.
+ */
+import { randomUUID } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import type { Plan, TaskQueues } from '../../contracts/definitions';
+import { signToken } from '../../api/auth';
+import { startApiServer, WS_PATH, type ApiServer } from '../../api/server';
+import { loadConfig, type Config } from '../../lib/config';
+import { createLogger } from '../../lib/logger';
+import { startLocalLlm, type LocalLlm } from '../../llm/server';
+import { createActivityDeps } from '../../workers/deps';
+import { createChatWorker } from '../../workers/worker';
+import { TestClient } from './ws-client';
+
+export interface SystemOptions {
+  /** Environment overrides (as the env vars of API.md). */
+  env?: Record<string, string>;
+  /** Start no worker (tests that start their own). */
+  noWorker?: boolean;
+}
+
+export interface TestSystem {
+  config: Readonly<Config>;
+  llm: LocalLlm;
+  api: ApiServer;
+  worker?: Worker;
+  temporal: Client;
+  baseUrl: string;
+  wsUrl: string;
+  /** A new user's token. */
+  newUser(plan?: Plan): { userId: string; token: string };
+  /** Opens an authenticated socket. */
+  connect(token: string): Promise<TestClient>;
+  /** Creates a chat session over HTTP. */
+  createSession(token: string): Promise<string>;
+  /** Starts one more API server on the same stack (another "replica"). */
+  startAnotherApi(): Promise<ApiServer>;
+  /** Authenticated HTTP call. */
+  http(token: string | undefined, method: string, path: string, body?: unknown): Promise<{ status: number; body: any; headers: Headers }>;
+  stop(): Promise<void>;
+}
+
+const quiet = createLogger({ service: 'test' }, 'error');
+
+/** Task queues unique to one test run so parallel test files never share workers. */
+export function uniqueTaskQueues(): TaskQueues {
+  const id = randomUUID().slice(0, 8);
+  return { chat: `chat-${id}`, tools: `tools-${id}`, billing: `billing-${id}`, summaries: `summaries-${id}` };
+}
+
+export async function startSystem(options: SystemOptions = {}): Promise<TestSystem> {
+  const llm = await startLocalLlm({ port: 0 });
+  const base = loadConfig({ ...process.env, PORT: '0', OPENAI_BASE_URL: llm.url, OPENAI_API_KEY: '', ...options.env });
+  const config: Readonly<Config> = Object.freeze({ ...base, taskQueues: uniqueTaskQueues() });
+
+  let worker: Worker | undefined;
+  let workerRun: Promise<void> | undefined;
+  let workerConnection: NativeConnection | undefined;
+  const owned = createActivityDeps(config, quiet);
+  if (!options.noWorker) {
+    workerConnection = await NativeConnection.connect({ address: config.temporalAddress });
+    worker = await createChatWorker({
+      connection: workerConnection,
+      namespace: config.temporalNamespace,
+      taskQueues: config.taskQueues,
+      deps: owned.deps,
+      workflowBundlePath: config.workflowBundlePath,
+      options: { shutdownGraceTime: '1s' },
+    });
+    workerRun = worker.run();
+  }
+  const apis: ApiServer[] = [await startApiServer(config, quiet)];
+  const api = apis[0]!;
+  const connection = await Connection.connect({ address: config.temporalAddress });
+  const temporal = new Client({ connection, namespace: config.temporalNamespace });
+  const baseUrl = `http://127.0.0.1:${api.port}`;
+  const wsUrl = `ws://127.0.0.1:${api.port}${WS_PATH}`;
+
+  const system: TestSystem = {
+    config,
+    llm,
+    api,
+    worker,
+    temporal,
+    baseUrl,
+    wsUrl,
+    newUser(plan: Plan = 'free') {
+      const userId = randomUUID();
+      return { userId, token: signToken(config.jwtSecret, { userId, plan, name: 'tester' }) };
+    },
+    connect(token: string) {
+      return TestClient.connect(wsUrl, { Authorization: `Bearer ${token}` });
+    },
+    async createSession(token: string) {
+      const res = await system.http(token, 'POST', '/v1/sessions');
+      if (res.status !== 201) throw new Error(`createSession: ${res.status} ${JSON.stringify(res.body)}`);
+      return res.body.sessionId as string;
+    },
+    async startAnotherApi() {
+      const another = await startApiServer(config, quiet);
+      apis.push(another);
+      return another;
+    },
+    async http(token, method, path, body) {
+      const headers: Record<string, string> = {};
+      if (token) headers.Authorization = `Bearer ${token}`;
+      if (body !== undefined) headers['Content-Type'] = 'application/json';
+      const res = await fetch(baseUrl + path, {
+        method,
+        headers,
+        body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+      });
+      const text = await res.text();
+      let parsed: unknown = text;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        /* not JSON */
+      }
+      return { status: res.status, body: parsed, headers: res.headers };
+    },
+    async stop() {
+      for (const a of apis) await a.close();
+      await connection.close();
+      if (worker) {
+        worker.shutdown();
+        await workerRun;
+      }
+      await workerConnection?.close();
+      await owned.close();
+      await llm.close();
+    },
+  };
+  return system;
+}

@@ -1,0 +1,31 @@
+/** Worker process entry point: `node --import tsx workers/main.ts`. */
+import { NativeConnection } from '@temporalio/worker';
+import { loadConfig } from '../lib/config';
+import { createLogger } from '../lib/logger';
+import { createActivityDeps } from './deps';
+import { createChatWorker } from './worker';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger({ service: 'worker' });
+  const owned = createActivityDeps(config, logger);
+  const connection = await NativeConnection.connect({ address: config.temporalAddress });
+  const worker = await createChatWorker({
+    connection,
+    namespace: config.temporalNamespace,
+    taskQueues: config.taskQueues,
+    deps: owned.deps,
+    workflowBundlePath: config.workflowBundlePath,
+  });
+  logger.info('worker started', { taskQueues: config.taskQueues });
+  // Worker.run() handles SIGINT/SIGTERM itself: it drains, then resolves.
+  await worker.run();
+  await owned.close();
+  await connection.close();
+  logger.info('worker stopped');
+}
+
+main().catch((err: unknown) => {
+  createLogger({ service: 'worker' }).error('worker failed', { err });
+  process.exit(1);
+});
