@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { UsageCounters } from '../lib/usage-counters';
 import { startSystem, type TestSystem } from './helpers/system';
-import { reassemble, type Frame } from './helpers/ws-client';
+import { reassemble, TestClient, type Frame } from './helpers/ws-client';
 
 let sys: TestSystem;
 
@@ -94,5 +94,132 @@ describe('chat over WebSocket', () => {
     const counted = await new UsageCounters(sys.api.deps.redis).dailyUsed(userId, new Date());
     assert.equal(counted, usage?.totalTokens, 'usage counted once');
     await Promise.all([client.close(), second.close()]);
+  });
+});
+
+describe('resume', () => {
+  it('after a disconnect replays what was missed, once and in order, then goes live', async () => {
+    const { client, sessionId, token } = await newChat();
+    const requestId = randomUUID();
+    client.send({ type: 'chat', requestId, sessionId, content: 'long one [[tokens:40]] [[delay_ms:25]]' });
+    await client.waitFor((fs) => fs.filter((f) => f.type === 'delta').length >= 5, 20_000, '5 deltas');
+    await client.close();
+    const seen = client.of(requestId).filter((f) => f.eventId);
+    const lastEventId = String(seen.at(-1)?.eventId);
+
+    const again = await sys.connect(token);
+    again.send({ type: 'resume', requestId, lastEventId });
+    const done = await again.end(requestId);
+    const rest = again.of(requestId);
+    assert.ok(rest.every((f) => String(f.eventId) > lastEventId), 'nothing at or before lastEventId');
+    const all = [...seen, ...rest];
+    eventIdsInOrder(all);
+    assert.equal(reassemble(all), done.content);
+    assert.equal(all.filter((f) => f.type === 'delta').length, 40);
+    await again.close();
+  });
+
+  it('works on a second API process and without lastEventId replays everything', async () => {
+    const { client, sessionId, token } = await newChat();
+    const requestId = randomUUID();
+    client.send({ type: 'chat', requestId, sessionId, content: 'replica [[tokens:30]] [[delay_ms:20]]' });
+    await client.waitFor((fs) => fs.some((f) => f.type === 'delta'), 20_000, 'first delta');
+    await client.close();
+    const other = await sys.startAnotherApi();
+    const again = await TestClient.connect(`ws://127.0.0.1:${other.port}/v1/ws?token=${token}`);
+    again.send({ type: 'resume', requestId });
+    const done = await again.end(requestId);
+    const frames = again.of(requestId);
+    eventIdsInOrder(frames);
+    assert.equal(String(frames[0]?.eventId), '0000000001');
+    assert.equal(reassemble(frames), done.content);
+    await again.close();
+  });
+
+  it('of an unknown or another user\'s request answers not_found', async () => {
+    const a = await newChat();
+    const requestId = randomUUID();
+    a.client.send({ type: 'chat', requestId, sessionId: a.sessionId, content: 'mine' });
+    await a.client.end(requestId);
+    const b = await newChat();
+    b.client.send({ type: 'resume', requestId });
+    b.client.send({ type: 'resume', requestId: randomUUID() });
+    const errors = await b.client.waitFor((fs) => {
+      const e = fs.filter((f) => f.type === 'error');
+      return e.length === 2 && e;
+    });
+    assert.deepEqual(errors.map((e) => e.code), ['not_found', 'not_found']);
+    await Promise.all([a.client.close(), b.client.close()]);
+  });
+});
+
+describe('LLM failures', () => {
+  it('fail_once:500 is retried and ends with done', async () => {
+    const { client, sessionId } = await newChat();
+    const requestId = randomUUID();
+    client.send({ type: 'chat', requestId, sessionId, content: `flaky ${requestId} [[fail_once:500]]` });
+    const end = await client.end(requestId);
+    assert.equal(end.type, 'done');
+    assert.match(String(end.content), /^\(messages: 2\)/);
+  });
+
+  it('cut_after:5 sends restart, then the exact text', async () => {
+    const { client, sessionId } = await newChat();
+    const requestId = randomUUID();
+    client.send({ type: 'chat', requestId, sessionId, content: `cut ${requestId} [[tokens:12]] [[cut_after:5]]` });
+    const end = await client.end(requestId);
+    const frames = client.of(requestId);
+    assert.equal(end.type, 'done');
+    const restartAt = frames.findIndex((f) => f.type === 'restart');
+    assert.ok(restartAt > 0, 'a restart frame');
+    assert.ok(frames.slice(0, restartAt).filter((f) => f.type === 'delta').length >= 1, 'partial text before restart');
+    assert.equal(reassemble(frames), end.content);
+    assert.equal(frames.slice(restartAt).filter((f) => f.type === 'delta').length, 12);
+    eventIdsInOrder(frames);
+  });
+
+  it('fail:500 ends with llm_unavailable in bounded time', async () => {
+    const { client, sessionId, token } = await newChat();
+    const requestId = randomUUID();
+    const started = Date.now();
+    client.send({ type: 'chat', requestId, sessionId, content: 'broken [[fail:500]]' });
+    const end = await client.end(requestId, 30_000);
+    assert.equal(end.type, 'error');
+    assert.equal(end.code, 'llm_unavailable');
+    // Documented bound: LLM_MAX_ATTEMPTS attempts with 0.3 s..2 s backoff (README).
+    assert.ok(Date.now() - started < 30_000);
+    const frames = client.of(requestId);
+    assert.equal(frames.filter((f) => f.type === 'done' || f.type === 'error').length, 1);
+    const calls = sys.llm.stats.calls.filter((c) => c.lastUserMessage === 'broken [[fail:500]]');
+    assert.equal(calls.length, sys.config.llmMaxAttempts, 'one LLM call per attempt');
+    const res = await sys.http(token, 'GET', `/v1/sessions/${sessionId}/messages`);
+    assert.deepEqual(res.body.messages.map((m: { role: string }) => m.role), ['user'], 'no assistant message');
+  });
+});
+
+describe('cancel', () => {
+  it('stops the stream and ends with error cancelled', async () => {
+    const { client, sessionId } = await newChat();
+    const requestId = randomUUID();
+    client.send({ type: 'chat', requestId, sessionId, content: 'slow [[tokens:200]] [[delay_ms:50]]' });
+    await client.waitFor((fs) => fs.some((f) => f.type === 'delta'), 20_000, 'first delta');
+    client.send({ type: 'cancel', requestId });
+    const end = await client.end(requestId);
+    assert.equal(end.type, 'error');
+    assert.equal(end.code, 'cancelled');
+    const frames = client.of(requestId);
+    assert.ok(frames.filter((f) => f.type === 'delta').length < 200);
+    assert.equal(frames.filter((f) => f.type === 'done' || f.type === 'error').length, 1);
+    const idx = frames.indexOf(end);
+    assert.equal(idx, frames.length - 1, 'nothing after the terminal frame');
+  });
+
+  it('of an unknown request answers not_found', async () => {
+    const { client } = await newChat();
+    const requestId = randomUUID();
+    client.send({ type: 'cancel', requestId });
+    const err = await client.waitFor((fs) => fs.find((f) => f.type === 'error'));
+    assert.equal(err.code, 'not_found');
+    assert.equal(err.requestId, requestId);
   });
 });
