@@ -193,7 +193,8 @@ describe('LLM failures', () => {
     const calls = sys.llm.stats.calls.filter((c) => c.lastUserMessage === 'broken [[fail:500]]');
     assert.equal(calls.length, sys.config.llmMaxAttempts, 'one LLM call per attempt');
     const res = await sys.http(token, 'GET', `/v1/sessions/${sessionId}/messages`);
-    assert.deepEqual(res.body.messages.map((m: { role: string }) => m.role), ['user'], 'no assistant message');
+    const roles = (res.body.messages as Array<{ role: string }>).map((m) => m.role);
+    assert.deepEqual(roles, ['user'], 'no assistant message');
   });
 });
 
