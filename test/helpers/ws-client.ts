@@ -10,7 +10,7 @@ export class TestClient {
 
   private constructor(readonly ws: WebSocket) {
     ws.on('message', (data) => {
-      this.frames.push(JSON.parse(String(data)) as Frame);
+      this.frames.push(JSON.parse(Buffer.from(data as ArrayBuffer).toString('utf8')) as Frame);
       this.notify();
     });
     ws.on('close', (code) => {
