@@ -5,7 +5,6 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { Plan, PromptMessage, TokenUsage } from '../contracts/definitions';
 import type { RequestEvent } from '../contracts/protocol';
-import type { ERRORS } from '../contracts/errors';
 import { systemPrompt, toPromptMessages, type StoredMessage } from '../lib/prompt';
 import { countMessageTokens, modelInfo } from '../lib/tokens';
 import { loadUserContext } from '../lib/users';
@@ -156,9 +155,3 @@ export function createChatActivities(deps: ActivityDeps) {
   return { prepareChat, finishChat, emitEvent };
 }
 
-/** Failure types raised by chat activities that must not be retried. */
-export const CHAT_NON_RETRYABLE: readonly string[] = [
-  'NotFound',
-  'ContextTooLarge',
-  'QuotaExceeded',
-] satisfies (keyof typeof ERRORS)[];

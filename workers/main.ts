@@ -3,14 +3,14 @@ import { NativeConnection } from '@temporalio/worker';
 import { loadConfig } from '../lib/config';
 import { createLogger } from '../lib/logger';
 import { createActivityDeps } from './deps';
-import { createChatWorker } from './worker';
+import { createWorkers, runWorkers } from './worker';
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger({ service: 'worker' });
   const owned = createActivityDeps(config, logger);
   const connection = await NativeConnection.connect({ address: config.temporalAddress });
-  const worker = await createChatWorker({
+  const workers = await createWorkers({
     connection,
     namespace: config.temporalNamespace,
     taskQueues: config.taskQueues,
@@ -19,7 +19,7 @@ async function main(): Promise<void> {
   });
   logger.info('worker started', { taskQueues: config.taskQueues });
   // Worker.run() handles SIGINT/SIGTERM itself: it drains, then resolves.
-  await worker.run();
+  await runWorkers(workers);
   await owned.close();
   await connection.close();
   logger.info('worker stopped');

@@ -1,9 +1,11 @@
 /**
- * Creates the Temporal workers of this process: one per task queue it serves. One
- * process polls every queue locally; in production each queue can get its own
- * processes (`WORKER_TASK_QUEUES`).
+ * Creates the Temporal workers of this process, one per task queue (`chat`, `tools`,
+ * `billing`, `summaries`), so each kind of work has its own queue and backlog. Locally
+ * one process polls them all; in production each queue can get its own processes
+ * (`WORKER_TASK_QUEUES`). Every worker registers every workflow and activity: which
+ * queue a task lands on is decided by whoever schedules it.
  */
-import type { NativeConnection} from '@temporalio/worker';
+import type { NativeConnection } from '@temporalio/worker';
 import { Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
 import type { TaskQueues } from '../contracts/definitions';
@@ -13,30 +15,60 @@ export interface WorkerSetup {
   namespace: string;
   taskQueues: TaskQueues;
   deps: ActivityDeps;
+  /** Which queues this process polls (default: all). */
+  serve?: ReadonlyArray<keyof TaskQueues>;
   /** A prebuilt workflow bundle (faster start); otherwise workflows are bundled now. */
   workflowBundlePath?: string;
   /** Overrides for tests (e.g. shorter shutdown). */
   options?: Partial<WorkerOptions>;
 }
 
-function workflowSource(setup: WorkerSetup): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
-  return setup.workflowBundlePath
-    ? { workflowBundle: { codePath: setup.workflowBundlePath } }
-    : { workflowsPath: require.resolve('../workflows') };
-}
-
-/** The chat worker: chat workflows, their local activities and the LLM activity. */
-export async function createChatWorker(setup: WorkerSetup): Promise<Worker> {
-  return Worker.create({
-    connection: setup.connection,
-    namespace: setup.namespace,
-    taskQueue: setup.taskQueues.chat,
-    ...workflowSource(setup),
-    activities: createActivities(setup.deps),
+/** Per-queue tuning: chat is latency-bound, summaries are bounded to cap the backlog. */
+const QUEUE_OPTIONS: Record<keyof TaskQueues, Partial<WorkerOptions>> = {
+  chat: {
     maxConcurrentActivityTaskExecutions: 200,
     maxConcurrentLocalActivityExecutions: 200,
     maxConcurrentWorkflowTaskExecutions: 100,
-    shutdownGraceTime: '5s',
-    ...setup.options,
-  });
+  },
+  tools: { maxConcurrentActivityTaskExecutions: 100 },
+  billing: { maxConcurrentActivityTaskExecutions: 50 },
+  summaries: { maxConcurrentActivityTaskExecutions: 4 },
+};
+
+export const ALL_QUEUES: ReadonlyArray<keyof TaskQueues> = ['chat', 'tools', 'billing', 'summaries'];
+
+/** Creates one worker per served task queue; run them with `runWorkers`. */
+export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
+  const activities = createActivities(setup.deps);
+  const source = setup.workflowBundlePath
+    ? { workflowBundle: { codePath: setup.workflowBundlePath } }
+    : { workflowsPath: require.resolve('../workflows') };
+  const workers: Worker[] = [];
+  for (const queue of setup.serve ?? ALL_QUEUES) {
+    workers.push(
+      await Worker.create({
+        connection: setup.connection,
+        namespace: setup.namespace,
+        taskQueue: setup.taskQueues[queue],
+        ...source,
+        activities,
+        shutdownGraceTime: '5s',
+        ...QUEUE_OPTIONS[queue],
+        ...setup.options,
+      }),
+    );
+  }
+  return workers;
+}
+
+/** Runs workers until all have stopped (they stop on SIGINT/SIGTERM or `shutdown()`). */
+export async function runWorkers(workers: readonly Worker[]): Promise<void> {
+  await Promise.all(workers.map((w) => w.run()));
+}
+
+/** Asks every worker to drain and stop. */
+export function shutdownWorkers(workers: readonly Worker[]): void {
+  for (const w of workers) {
+    if (w.getState() === 'RUNNING') w.shutdown();
+  }
 }

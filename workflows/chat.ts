@@ -2,20 +2,18 @@
  * chatWorkflow: one user message -> one streamed assistant reply.
  *
  * Deterministic orchestration only; every step that touches the world is an activity.
- * The short steps (prepare, finish, emit) are local activities; the LLM call is a
- * regular activity with heartbeats so a dead worker's call is retried elsewhere.
- * The request ends with exactly one `done` or `error` event on its stream.
+ * Steps: prepare the prompt (store the user message, prune the history) -> converse
+ * with the LLM -> finish (store the reply, record usage, send `usage` and `done`).
+ * The request ends with exactly one `done` or `error` event on its stream. A `cancel`
+ * signal cancels whatever step is running.
  */
 import {
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
   isCancellation,
-  proxyActivities,
-  proxyLocalActivities,
   setHandler,
 } from '@temporalio/workflow';
-import type { Activities } from '../activities';
 import {
   cancelSignal,
   chatStateQuery,
@@ -24,20 +22,8 @@ import {
   type ChatWorkflowResult,
 } from '../contracts/definitions';
 import { ERRORS, errorSpecForType, type ErrorSpec } from '../contracts/errors';
-
-/** Fast steps: Postgres + Redis only. Retried briefly, then the request fails. */
-const fast = proxyLocalActivities<Activities>({
-  startToCloseTimeout: '10s',
-  scheduleToCloseTimeout: '2m',
-  retry: {
-    initialInterval: '200ms',
-    maximumInterval: '5s',
-    nonRetryableErrorTypes: ['NotFound', 'ContextTooLarge', 'QuotaExceeded'],
-  },
-});
-
-/** The LLM heartbeats every second; 10 s of silence means its worker is gone. */
-const LLM_HEARTBEAT_TIMEOUT = '10s';
+import { converse } from './converse';
+import { fast } from './proxies';
 
 export async function chatWorkflow(input: ChatWorkflowInput): Promise<ChatWorkflowResult> {
   let phase: ChatPhase = 'preparing';
@@ -46,18 +32,6 @@ export async function chatWorkflow(input: ChatWorkflowInput): Promise<ChatWorkfl
 
   const work = new CancellationScope();
   setHandler(cancelSignal, () => work.cancel());
-
-  const llm = proxyActivities<Activities>({
-    startToCloseTimeout: input.settings.llmAttemptTimeoutMs,
-    heartbeatTimeout: LLM_HEARTBEAT_TIMEOUT,
-    retry: {
-      initialInterval: '300ms',
-      backoffCoefficient: 2,
-      maximumInterval: '2s',
-      maximumAttempts: input.settings.llmMaxAttempts,
-      nonRetryableErrorTypes: ['LlmUnavailable', 'ContextTooLarge'],
-    },
-  });
 
   const ids = { requestId: input.requestId, userId: input.userId };
   try {
@@ -70,12 +44,7 @@ export async function chatWorkflow(input: ChatWorkflowInput): Promise<ChatWorkfl
         maxHistoryMessages: input.settings.maxHistoryMessages,
       });
       phase = 'calling_llm';
-      return await llm.callLlm({
-        ...ids,
-        model: input.model,
-        messages: prepared.messages,
-        maxTokens: input.settings.maxCompletionTokens,
-      });
+      return await converse(input, prepared.messages);
     });
     phase = 'finishing';
     const finished = await fast.finishChat({
@@ -97,14 +66,19 @@ export async function chatWorkflow(input: ChatWorkflowInput): Promise<ChatWorkfl
     );
     if (spec.code === 'llm_unavailable' || spec.code === 'internal') {
       // A system failure: fail the workflow so operators see it in the Temporal UI.
-      throw ApplicationFailure.create({ type: spec.code, message: spec.message, cause: asError(err), nonRetryable: true });
+      throw ApplicationFailure.create({
+        type: spec.code,
+        message: spec.message,
+        cause: err instanceof Error ? err : undefined,
+        nonRetryable: true,
+      });
     }
     return { status: 'error', code: spec.code, message: spec.message };
   }
 }
 
 /** Maps a failure to the contract's error: by failure type, never by message text. */
-function classify(err: unknown): ErrorSpec {
+export function classify(err: unknown): ErrorSpec {
   if (isCancellation(err)) return ERRORS.Cancelled;
   if (err instanceof ActivityFailure) {
     const cause = err.cause;
@@ -115,8 +89,4 @@ function classify(err: unknown): ErrorSpec {
     if (err.activityType === 'callLlm') return ERRORS.LlmUnavailable;
   }
   return ERRORS.Internal;
-}
-
-function asError(err: unknown): Error | undefined {
-  return err instanceof Error ? err : undefined;
 }

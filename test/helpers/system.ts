@@ -13,7 +13,7 @@ import { loadConfig, type Config } from '../../lib/config';
 import { createLogger } from '../../lib/logger';
 import { startLocalLlm, type LocalLlm } from '../../llm/server';
 import { createActivityDeps } from '../../workers/deps';
-import { createChatWorker } from '../../workers/worker';
+import { createWorkers, runWorkers, shutdownWorkers } from '../../workers/worker';
 import { TestClient } from './ws-client';
 
 export interface SystemOptions {
@@ -27,7 +27,7 @@ export interface TestSystem {
   config: Readonly<Config>;
   llm: LocalLlm;
   api: ApiServer;
-  worker?: Worker;
+  workers: Worker[];
   temporal: Client;
   baseUrl: string;
   wsUrl: string;
@@ -57,13 +57,13 @@ export async function startSystem(options: SystemOptions = {}): Promise<TestSyst
   const base = loadConfig({ ...process.env, PORT: '0', OPENAI_BASE_URL: llm.url, OPENAI_API_KEY: '', ...options.env });
   const config: Readonly<Config> = Object.freeze({ ...base, taskQueues: uniqueTaskQueues() });
 
-  let worker: Worker | undefined;
+  let workers: Worker[] = [];
   let workerRun: Promise<void> | undefined;
   let workerConnection: NativeConnection | undefined;
   const owned = createActivityDeps(config, quiet);
   if (!options.noWorker) {
     workerConnection = await NativeConnection.connect({ address: config.temporalAddress });
-    worker = await createChatWorker({
+    workers = await createWorkers({
       connection: workerConnection,
       namespace: config.temporalNamespace,
       taskQueues: config.taskQueues,
@@ -71,7 +71,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<TestSyst
       workflowBundlePath: config.workflowBundlePath,
       options: { shutdownGraceTime: '1s' },
     });
-    workerRun = worker.run();
+    workerRun = runWorkers(workers);
   }
   const apis: ApiServer[] = [await startApiServer(config, quiet)];
   const api = apis[0]!;
@@ -84,7 +84,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<TestSyst
     config,
     llm,
     api,
-    worker,
+    workers,
     temporal,
     baseUrl,
     wsUrl,
@@ -126,10 +126,8 @@ export async function startSystem(options: SystemOptions = {}): Promise<TestSyst
     async stop() {
       for (const a of apis) await a.close();
       await connection.close();
-      if (worker) {
-        worker.shutdown();
-        await workerRun;
-      }
+      shutdownWorkers(workers);
+      await workerRun;
       await workerConnection?.close();
       await owned.close();
       await llm.close();
