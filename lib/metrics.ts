@@ -1,8 +1,123 @@
 /**
- * Prometheus metrics (SPEC.md "P3"). One registry per process; labels never carry
- * user, session or request ids.
+ * Prometheus metrics (SPEC.md "P3"), one registry per process. Labels never carry
+ * user, session or request ids: their values come from small fixed sets (methods,
+ * statuses, model names, tool names, cache types).
+ *
+ * Histograms use few buckets on purpose: monitoring must cost little on the hot path.
  */
-import { collectDefaultMetrics, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 export const metricsRegistry = new Registry();
 collectDefaultMetrics({ register: metricsRegistry });
+
+const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+const FAST_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
+
+/** Chat requests by how they were made (`ws`, `http`) and how they ended. */
+export const chatRequestsTotal = new Counter({
+  name: 'chat_requests_total',
+  help: 'Chat requests by method and final status',
+  labelNames: ['method', 'status'] as const,
+  registers: [metricsRegistry],
+});
+
+export const chatRequestDuration = new Histogram({
+  name: 'chat_request_duration_seconds',
+  help: 'Time from a chat request to its last event',
+  labelNames: ['method'] as const,
+  buckets: LATENCY_BUCKETS,
+  registers: [metricsRegistry],
+});
+
+export const timeToFirstToken = new Histogram({
+  name: 'chat_time_to_first_token_seconds',
+  help: 'Time from a chat request to its first delta',
+  buckets: LATENCY_BUCKETS,
+  registers: [metricsRegistry],
+});
+
+/** Sessions with a request in flight on this process (see README). */
+export const activeSessions = new Gauge({
+  name: 'active_sessions',
+  help: 'Chat sessions with a request in flight on this API process',
+  registers: [metricsRegistry],
+});
+
+export const wsConnections = new Gauge({
+  name: 'ws_connections',
+  help: 'Open WebSocket connections',
+  registers: [metricsRegistry],
+});
+
+export const wsFramesTotal = new Counter({
+  name: 'ws_frames_total',
+  help: 'WebSocket frames by direction (in, out)',
+  labelNames: ['direction'] as const,
+  registers: [metricsRegistry],
+});
+
+export const tokensConsumedTotal = new Counter({
+  name: 'tokens_consumed_total',
+  help: 'LLM tokens consumed, by model and type (prompt, completion)',
+  labelNames: ['model', 'type'] as const,
+  registers: [metricsRegistry],
+});
+
+export const toolExecutionsTotal = new Counter({
+  name: 'tool_executions_total',
+  help: 'Tool executions by tool and outcome',
+  labelNames: ['tool_name', 'status'] as const,
+  registers: [metricsRegistry],
+});
+
+export const toolDuration = new Histogram({
+  name: 'tool_duration_seconds',
+  help: 'Tool execution time by tool',
+  labelNames: ['tool_name'] as const,
+  buckets: LATENCY_BUCKETS,
+  registers: [metricsRegistry],
+});
+
+export const dbQueryDuration = new Histogram({
+  name: 'db_query_duration_seconds',
+  help: 'Database query time by query type',
+  labelNames: ['query_type'] as const,
+  buckets: FAST_BUCKETS,
+  registers: [metricsRegistry],
+});
+
+export const cacheHitsTotal = new Counter({
+  name: 'cache_hits_total',
+  help: 'Cache lookups by cache type and outcome (hit = "true" | "false")',
+  labelNames: ['cache_type', 'hit'] as const,
+  registers: [metricsRegistry],
+});
+
+export const summarizationFailuresTotal = new Counter({
+  name: 'summarization_failures_total',
+  help: 'Conversation summarisations that failed',
+  registers: [metricsRegistry],
+});
+
+export const billingFailuresTotal = new Counter({
+  name: 'billing_failures_total',
+  help: 'Billing record writes that failed (each is retried)',
+  registers: [metricsRegistry],
+});
+
+export const quotaRefusalsTotal = new Counter({
+  name: 'quota_refusals_total',
+  help: 'Requests refused for quota or rate limits, by reason',
+  labelNames: ['reason'] as const,
+  registers: [metricsRegistry],
+});
+
+/** Times an async database query into `db_query_duration_seconds{query_type}`. */
+export async function timeQuery<T>(queryType: string, run: () => Promise<T>): Promise<T> {
+  const end = dbQueryDuration.startTimer({ query_type: queryType });
+  try {
+    return await run();
+  } finally {
+    end();
+  }
+}
