@@ -3,11 +3,11 @@
  * to the workflow, so they cost no extra round trip through the Temporal server).
  */
 import { ApplicationFailure } from '@temporalio/common';
-import type { Plan, PromptMessage, TokenUsage } from '../contracts/definitions';
+import type { ChatSettings, Plan, PromptMessage, TokenUsage } from '../contracts/definitions';
 import type { RequestEvent } from '../contracts/protocol';
-import { systemPrompt, toPromptMessages, type StoredMessage } from '../lib/prompt';
-import { countMessageTokens, modelInfo } from '../lib/tokens';
-import { loadUserContext } from '../lib/users';
+import { systemPrompt } from '../lib/prompt';
+import { prune, type HistoryMessage } from '../lib/pruner';
+import { countMessageTokens, modelInfo, REPLY_PRIMING_TOKENS } from '../lib/tokens';
 import type { ActivityDeps } from './deps';
 
 export interface PrepareChatInput {
@@ -16,11 +16,15 @@ export interface PrepareChatInput {
   sessionId: string;
   content: string;
   model: string;
-  maxHistoryMessages: number;
+  settings: ChatSettings;
 }
 
 export interface PrepareChatOutput {
   messages: PromptMessage[];
+  /** Prompt tokens of `messages`, counted with the model's encoding. */
+  promptTokens: number;
+  /** True when older turns should now be summarised (asynchronously). */
+  summaryDue: boolean;
 }
 
 export interface FinishChatInput {
@@ -35,7 +39,6 @@ export interface FinishChatInput {
 
 export interface FinishChatOutput {
   messageId: string;
-  dailyUsed: number;
 }
 
 export interface EmitEventInput {
@@ -46,9 +49,9 @@ export interface EmitEventInput {
 
 interface MessageRow {
   id: string;
-  role: StoredMessage['role'];
+  role: HistoryMessage['role'];
   content: string;
-  tool_calls: StoredMessage['toolCalls'];
+  tool_calls: HistoryMessage['toolCalls'];
   tool_call_id: string | null;
   tokens: number;
 }
@@ -57,7 +60,11 @@ interface MessageRow {
 export function createChatActivities(deps: ActivityDeps) {
   const { db, events } = deps;
 
-  /** Stores the user's message (once) and builds the prompt for this request. */
+  /**
+   * Stores the user's message (once) and builds the pruned prompt for this request.
+   * A message that cannot fit the model even alone is refused before anything is
+   * stored or billed.
+   */
   async function prepareChat(input: PrepareChatInput): Promise<PrepareChatOutput> {
     await events.append(input.userId, input.requestId, { type: 'status', state: 'pruning' });
     const owner = await db.query<{ user_id: string }>(
@@ -71,40 +78,112 @@ export function createChatActivities(deps: ActivityDeps) {
         nonRetryable: true,
       });
     }
-    const { encoding } = modelInfo(input.model, deps.models);
-    const tokens = countMessageTokens({ role: 'user', content: input.content }, encoding);
+    const user = await deps.userService.getContext(input.userId);
+    const { settings } = input;
+    const model = modelInfo(input.model, deps.models);
+    const system = systemPrompt(user);
+    const systemTokens = countMessageTokens({ role: 'system', content: system }, model.encoding);
+    const tokens = countMessageTokens({ role: 'user', content: input.content }, model.encoding);
+    const budget =
+      model.contextWindow - settings.maxCompletionTokens - settings.contextSafetyMargin;
+    if (REPLY_PRIMING_TOKENS + systemTokens + tokens > budget) {
+      throw ApplicationFailure.create({
+        type: 'ContextTooLarge',
+        message: `the message needs ${tokens} tokens; ${input.model} leaves ${Math.max(0, budget - systemTokens - REPLY_PRIMING_TOKENS)} for it`,
+        nonRetryable: true,
+      });
+    }
     const inserted = await db.query<{ id: string }>(
       `INSERT INTO chat_messages (session_id, request_id, message_key, role, content, tokens, model)
        VALUES ($1, $2, $3, 'user', $4, $5, $6)
        ON CONFLICT (message_key) DO UPDATE SET message_key = EXCLUDED.message_key
        RETURNING id`,
-      [input.sessionId, input.requestId, `${input.requestId}:user`, input.content, tokens, input.model],
+      [
+        input.sessionId,
+        input.requestId,
+        `${input.requestId}:user`,
+        input.content,
+        tokens,
+        input.model,
+      ],
     );
-    const userMessageId = inserted.rows[0]?.id;
+    const userMessageId = String(inserted.rows[0]?.id);
     // The window ends at this request's own message: messages of later requests in
     // the same session never leak into this prompt, even on a retry.
     const { rows } = await db.query<MessageRow>(
       `SELECT id, role, content, tool_calls, tool_call_id, tokens FROM chat_messages
         WHERE session_id = $1 AND id <= $2 ORDER BY id DESC LIMIT $3`,
-      [input.sessionId, userMessageId, input.maxHistoryMessages],
+      [input.sessionId, userMessageId, settings.maxHistoryMessages],
     );
-    const history: StoredMessage[] = rows.reverse().map((r) => ({
+    const history: HistoryMessage[] = rows.reverse().map((r) => ({
+      id: String(r.id),
       role: r.role,
       content: r.content,
       toolCalls: r.tool_calls,
       toolCallId: r.tool_call_id,
       tokens: r.tokens,
     }));
-    const user = await loadUserContext(db, input.userId);
-    return {
-      messages: [
-        { role: 'system', content: systemPrompt(user) },
-        ...toPromptMessages(history),
-      ],
-    };
+    const summary = await deps.summaries.get(input.sessionId);
+    const pruned = prune({
+      systemPrompt: system,
+      systemTokens,
+      summary: summary && {
+        text: summary.text,
+        watermark: summary.watermark,
+        tokens: summary.tokens,
+      },
+      history,
+      maxMessages: settings.maxHistoryMessages,
+      budget,
+    });
+    const summaryDue = await isSummaryDue(
+      input.sessionId,
+      userMessageId,
+      pruned.windowStartId,
+      summary?.watermark,
+      settings,
+    );
+    return { messages: pruned.messages, promptTokens: pruned.promptTokens, summaryDue };
   }
 
-  /** Stores the reply (once), records usage (once), then sends `usage` and `done`. */
+  /**
+   * True when the session has passed the threshold, holds at least
+   * `summaryMinNewMessages` messages older than the window that no summary covers yet
+   * (so summaries run in batches, not on every turn), and the summary LLM's breaker is
+   * closed. The queries are bounded by those settings, not by the conversation's length.
+   */
+  async function isSummaryDue(
+    sessionId: string,
+    upToId: string,
+    windowStartId: string,
+    watermark: string | undefined,
+    settings: ChatSettings,
+  ): Promise<boolean> {
+    const { rows } = await db.query<{ total: string; uncovered: string }>(
+      `SELECT
+         (SELECT count(*) FROM (SELECT 1 FROM chat_messages
+            WHERE session_id = $1 AND id <= $2 LIMIT $3) t) AS total,
+         (SELECT count(*) FROM (SELECT 1 FROM chat_messages
+            WHERE session_id = $1 AND id < $4 AND id > $5 LIMIT $6) u) AS uncovered`,
+      [
+        sessionId,
+        upToId,
+        settings.summaryThreshold + 1,
+        windowStartId,
+        watermark ?? '0',
+        settings.summaryMinNewMessages,
+      ],
+    );
+    const r = rows[0];
+    if (!r || Number(r.total) <= settings.summaryThreshold) return false;
+    if (Number(r.uncovered) < settings.summaryMinNewMessages) return false;
+    return !(await deps.summaryBreaker.isOpen().catch(() => true));
+  }
+
+  /**
+   * Stores the reply (once) and sends `done`. Usage was settled (counters, `usage`
+   * event, billing) just before, by the workflow (workflows/usage.ts).
+   */
   async function finishChat(input: FinishChatInput): Promise<FinishChatOutput> {
     const { rows } = await db.query<{ id: string }>(
       `INSERT INTO chat_messages
@@ -123,28 +202,12 @@ export function createChatActivities(deps: ActivityDeps) {
       ],
     );
     const messageId = String(rows[0]?.id);
-    const dailyUsed = await deps.usage.record(
-      input.userId,
-      input.sessionId,
-      input.requestId,
-      input.usage.totalTokens,
-      deps.clock(),
-    );
-    const dailyLimit =
-      input.plan === 'pro' ? deps.limits.proDailyTokens : deps.limits.freeDailyTokens;
-    await events.append(input.userId, input.requestId, {
-      type: 'usage',
-      promptTokens: input.usage.promptTokens,
-      completionTokens: input.usage.completionTokens,
-      totalTokens: input.usage.totalTokens,
-      quota: { dailyUsed, dailyLimit },
-    });
     await events.append(input.userId, input.requestId, {
       type: 'done',
       messageId,
       content: input.content,
     });
-    return { messageId, dailyUsed };
+    return { messageId };
   }
 
   /** Writes one event to the request's stream (used by workflows for `error`). */
@@ -154,4 +217,3 @@ export function createChatActivities(deps: ActivityDeps) {
 
   return { prepareChat, finishChat, emitEvent };
 }
-

@@ -2,9 +2,13 @@
 import type OpenAI from 'openai';
 import type { Redis } from 'ioredis';
 import type { Pool } from 'pg';
+import type { CircuitBreaker } from '../lib/circuit-breaker';
 import type { EventLog } from '../lib/event-log';
+import type { SummaryStore } from '../lib/summaries';
 import type { Logger } from '../lib/logger';
 import type { UsageCounters } from '../lib/usage-counters';
+import type { PlanLimits } from '../lib/usage-ledger';
+import type { UserService } from '../lib/user-service';
 import type { ModelInfo } from '../lib/tokens';
 
 export interface ActivityDeps {
@@ -12,12 +16,19 @@ export interface ActivityDeps {
   redis: Redis;
   events: EventLog;
   usage: UsageCounters;
+  /** Cached user reads (the prompt's user context). */
+  userService: UserService;
   /** The chat LLM (OpenAI-compatible; the embedded local one by default). */
   llm: OpenAI;
+  /** The summarisation LLM (may be another endpoint; defaults to the chat one). */
+  summaryLlm: OpenAI;
+  summaries: SummaryStore;
+  summaryBreaker: CircuitBreaker;
   logger: Logger;
   /** Injected so tests can move time. */
   clock: () => Date;
-  limits: { freeDailyTokens: number; proDailyTokens: number };
+  /** Plan quotas, and how long a quota reservation may outlive a dead request. */
+  limits: PlanLimits & { reservationTtlSeconds: number };
   /** Extra or overriding model table entries. */
   models?: Readonly<Record<string, ModelInfo>>;
 }

@@ -3,9 +3,14 @@
  * activities-dependency-injection pattern). Workflows type their proxies with
  * `ReturnType<typeof createActivities>`.
  */
+import { createBillingActivities } from './billing';
 import { createChatActivities } from './chat';
 import type { ActivityDeps } from './deps';
 import { createLlmActivities } from './llm';
+import { createQuotaActivities } from './quota';
+import { createSummaryActivities } from './summaries';
+import { createSummarizeDocumentActivities } from './summarize-document';
+import { createToolActivities } from './tools';
 
 export type { ActivityDeps } from './deps';
 
@@ -13,6 +18,11 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...createChatActivities(deps),
     ...createLlmActivities(deps),
+    ...createSummaryActivities(deps),
+    ...createQuotaActivities(deps),
+    ...createBillingActivities(deps),
+    ...createToolActivities(deps),
+    ...createSummarizeDocumentActivities(deps),
   };
 }
 

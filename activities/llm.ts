@@ -4,7 +4,7 @@
  *
  * Temporal owns retries (the client is built with `maxRetries: 0`). A retried attempt
  * first writes `restart` so the client discards the partial text it has, and writes
- * its deltas fenced with its attempt number so an older attempt that is still alive
+ * its deltas fenced with its (round, attempt) so an older attempt that is still alive
  * can no longer interleave.
  */
 import { Context } from '@temporalio/activity';
@@ -12,6 +12,7 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { APIConnectionError, APIError } from 'openai';
 import type { LlmToolCall, PromptMessage, TokenUsage } from '../contracts/definitions';
 import { countPromptTokens, countTextTokens, modelInfo } from '../lib/tokens';
+import { toolDefinitions } from '../tools/registry';
 import type { ActivityDeps } from './deps';
 
 /** How often the activity heartbeats while it waits on the LLM. */
@@ -25,7 +26,14 @@ export interface CallLlmInput {
   model: string;
   messages: PromptMessage[];
   maxTokens: number;
+  /** Names of registered tools to offer the model (tools/registry.ts); none when absent. */
+  tools?: readonly string[];
+  /** Which LLM round of the request this is (0 first; one more after each tool round). */
+  round?: number;
 }
+
+/** Fences of one round stay below the next round's: attempts per call are far fewer. */
+const FENCE_ROUND_STRIDE = 1000;
 
 export interface CallLlmOutput {
   content: string;
@@ -43,10 +51,10 @@ function isRetryableStatus(status: number | undefined): boolean {
 export function createLlmActivities(deps: ActivityDeps) {
   async function callLlm(input: CallLlmInput): Promise<CallLlmOutput> {
     const ctx = Context.current();
-    const fence = ctx.info.attempt;
+    const fence = (input.round ?? 0) * FENCE_ROUND_STRIDE + ctx.info.attempt;
     const emit = (event: Parameters<typeof deps.events.append>[2]) =>
       deps.events.append(input.userId, input.requestId, event, { fence });
-    if (fence > 1) await emit({ type: 'restart', reason: 'llm_retry' });
+    if (ctx.info.attempt > 1) await emit({ type: 'restart', reason: 'llm_retry' });
     await emit({ type: 'status', state: 'calling_llm' });
 
     const abort = new AbortController();
@@ -78,6 +86,7 @@ export function createLlmActivities(deps: ActivityDeps) {
           stream: true,
           stream_options: { include_usage: true },
           max_tokens: input.maxTokens,
+          ...(input.tools?.length ? { tools: toolDefinitions(input.tools) } : {}),
         },
         { signal: abort.signal },
       );
@@ -147,7 +156,7 @@ function estimateUsage(
 }
 
 /** Maps an LLM client error to a Temporal failure: retryable or not, by its kind. */
-function toFailure(err: unknown, idle: boolean): ApplicationFailure {
+export function toFailure(err: unknown, idle: boolean): ApplicationFailure {
   if (idle) {
     return ApplicationFailure.retryable('LLM stream stalled', 'LlmTransient');
   }

@@ -9,6 +9,9 @@ import type { ApiDeps } from './deps';
 import { AppError, sendError, toAppError } from './errors';
 import { isUuid } from './frames';
 import { checkHealth } from './health';
+import { meRoutes } from './routes/me';
+import { usageRoutes } from './routes/usage';
+import { tasksRouter } from './routes/tasks';
 
 declare module 'express-serve-static-core' {
   interface Request {
@@ -89,6 +92,9 @@ export function createApp(deps: ApiDeps, metricsText: () => Promise<{ contentTyp
     });
   });
 
+  v1.use(meRoutes(deps));
+  v1.use(usageRoutes(deps));
+  v1.use(tasksRouter(deps));
   app.use('/v1', v1);
 
   app.use((_req: Request, res: Response) => {

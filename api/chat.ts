@@ -7,10 +7,12 @@ import {
   type ChatWorkflowInput,
 } from '../contracts/definitions';
 import { ERRORS } from '../contracts/errors';
+import { quotaRefusalsTotal } from '../lib/metrics';
 import type { chatWorkflow } from '../workflows/chat';
 import type { AuthUser } from './auth';
 import type { ApiDeps } from './deps';
 import { AppError } from './errors';
+import { chatRateLimiter } from './rate-limit';
 
 export interface StartChat {
   requestId?: string;
@@ -34,7 +36,8 @@ export async function ownsSession(deps: ApiDeps, userId: string, sessionId: stri
 /**
  * Starts the request's workflow. The workflow id comes from (user, requestId), so the
  * same requestId again finds the running or finished workflow instead of a new run:
- * `duplicate` tells the caller to replay its events.
+ * `duplicate` tells the caller to replay its events. New requests count against the
+ * user's per-minute limit (shared by every API process); replays never do.
  */
 export async function startChat(
   deps: ApiDeps,
@@ -42,6 +45,20 @@ export async function startChat(
   req: StartChat,
 ): Promise<{ requestId: string; duplicate: boolean }> {
   const requestId = (req.requestId ?? randomUUID()).toLowerCase();
+  const limiter = chatRateLimiter(deps.redis);
+  const rate = await limiter.take(user.userId, requestId, deps.config.rateLimitPerMinute);
+  if (!rate.allowed) {
+    // A replay of a request already started is not new work: never limited.
+    if (req.requestId && (await requestExists(deps, user.userId, requestId))) {
+      return { requestId, duplicate: true };
+    }
+    quotaRefusalsTotal.inc({ reason: 'rate_limited' });
+    throw new AppError(
+      ERRORS.RateLimited,
+      `${ERRORS.RateLimited.message}: at most ${deps.config.rateLimitPerMinute} chat requests per minute; retry in ${rate.retryAfterSeconds} s`,
+      rate.retryAfterSeconds,
+    );
+  }
   if (!(await ownsSession(deps, user.userId, req.sessionId))) {
     throw new AppError(ERRORS.NotFound, 'session not found');
   }
@@ -57,6 +74,11 @@ export async function startChat(
     settings: {
       maxHistoryMessages: config.maxHistoryMessages,
       maxCompletionTokens: config.maxCompletionTokens,
+      contextSafetyMargin: config.contextSafetyMargin,
+      summaryThreshold: config.summaryThreshold,
+      summaryMinNewMessages: config.summaryMinNewMessages,
+      summaryModel: config.summaryLlm.model,
+      summaryMaxTokens: config.summaryMaxTokens,
       llmAttemptTimeoutMs: config.llmAttemptTimeoutMs,
       llmMaxAttempts: config.llmMaxAttempts,
     },
@@ -71,7 +93,10 @@ export async function startChat(
     });
     return { requestId, duplicate: false };
   } catch (err) {
-    if (err instanceof WorkflowExecutionAlreadyStartedError) return { requestId, duplicate: true };
+    if (err instanceof WorkflowExecutionAlreadyStartedError) {
+      if (rate.counted) await limiter.refund(user.userId, requestId);
+      return { requestId, duplicate: true };
+    }
     throw err;
   }
 }

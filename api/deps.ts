@@ -5,7 +5,7 @@ import type { Pool } from 'pg';
 import type { Config } from '../lib/config';
 import type { EventLog } from '../lib/event-log';
 import type { Logger } from '../lib/logger';
-import { ensureUser } from '../lib/users';
+import type { UserService } from '../lib/user-service';
 import type { AuthUser } from './auth';
 import type { StreamRelay } from './relay';
 
@@ -18,6 +18,8 @@ export interface ApiDeps {
   temporal: Client;
   logger: Logger;
   users: KnownUsers;
+  /** Cached user reads and profile updates (lib/user-service.ts). */
+  userService: UserService;
 }
 
 const MAX_KNOWN = 100_000;
@@ -29,11 +31,11 @@ const MAX_KNOWN = 100_000;
 export class KnownUsers {
   private readonly known = new Map<string, string>();
 
-  constructor(private readonly db: Pool) {}
+  constructor(private readonly userService: UserService) {}
 
   async ensure(user: AuthUser): Promise<void> {
     if (this.known.get(user.userId) === user.plan) return;
-    await ensureUser(this.db, {
+    await this.userService.ensure({
       id: user.userId,
       username: user.name ?? `user-${user.userId.slice(0, 8)}`,
       plan: user.plan,

@@ -13,7 +13,8 @@ import type { Config } from '../lib/config';
 import { createPool } from '../lib/db';
 import { EventLog } from '../lib/event-log';
 import type { Logger } from '../lib/logger';
-import { createRedis } from '../lib/redis';
+import { createCacheRedis, createRedis } from '../lib/redis';
+import { UserService } from '../lib/user-service';
 import { createApp } from './app';
 import { tokenOf, verifyToken } from './auth';
 import { KnownUsers, type ApiDeps } from './deps';
@@ -44,6 +45,11 @@ export async function startApiServer(config: Readonly<Config>, logger: Logger): 
   const db = createPool(config.databaseUrl);
   const redis = createRedis(config.redisUrl, 'api');
   const relayReader = createRedis(config.redisUrl, 'api-relay');
+  const cacheRedis = createCacheRedis(config.redisUrl, 'api-cache', config.cacheCommandTimeoutMs);
+  const userService = new UserService(db, cacheRedis, {
+    logger,
+    cache: { ttlMs: config.userCacheTtlSeconds * 1000 },
+  });
   const connection = await Connection.connect({ address: config.temporalAddress });
   const temporal = new Client({ connection, namespace: config.temporalNamespace });
   const relay = new StreamRelay(relayReader, redis, logger);
@@ -55,7 +61,8 @@ export async function startApiServer(config: Readonly<Config>, logger: Logger): 
     relay,
     temporal,
     logger,
-    users: new KnownUsers(db),
+    users: new KnownUsers(userService),
+    userService,
   };
   relay.start();
 
@@ -124,6 +131,8 @@ export async function startApiServer(config: Readonly<Config>, logger: Logger): 
       await relay.close();
       relayReader.disconnect();
       redis.disconnect();
+      userService.close();
+      cacheRedis.disconnect();
       await connection.close();
       await db.end();
     },

@@ -12,6 +12,8 @@ import type { AuthUser } from './auth';
 import { cancelChat, requestExists, startChat } from './chat';
 import type { ApiDeps } from './deps';
 import { AppError, toAppError } from './errors';
+import { TokenBucket } from './rate-limit';
+import { quotaRefusalsTotal } from '../lib/metrics';
 import { parseClientFrame, type ClientFrame } from './frames';
 
 /** A socket whose unsent data passes this is too slow: it is closed (it can resume). */
@@ -23,12 +25,15 @@ export class ChatConnection {
   /** requestId -> stops relaying that request's events to this socket. */
   private readonly subscriptions = new Map<string, () => void>();
   private closed = false;
+  /** Frames this connection may send (a flood answers `rate_limited`, the socket stays). */
+  private readonly frameBudget: TokenBucket;
 
   constructor(
     private readonly ws: WebSocket,
     private readonly user: AuthUser,
     private readonly deps: ApiDeps,
   ) {
+    this.frameBudget = new TokenBucket(deps.config.wsFrameRate, deps.config.wsFrameBurst);
     ws.on('message', (data, isBinary) => {
       void this.onMessage(data, isBinary);
     });
@@ -54,11 +59,28 @@ export class ChatConnection {
     this.ws.send(JSON.stringify(frame));
   }
 
-  private sendError(spec: ErrorSpec, message: string, requestId?: string): void {
-    this.send({ type: 'error', code: spec.code, message, ...(requestId ? { requestId } : {}) });
+  private sendError(spec: ErrorSpec, message: string, requestId?: string, retryAfter?: number): void {
+    this.send({
+      type: 'error',
+      code: spec.code,
+      message,
+      ...(requestId ? { requestId } : {}),
+      ...(retryAfter !== undefined ? { retryAfter } : {}),
+    });
   }
 
   private async onMessage(data: WebSocket.RawData, isBinary: boolean): Promise<void> {
+    if (!this.frameBudget.take()) {
+      // Dropped unread: a flood costs no parsing. One error per dropped frame.
+      quotaRefusalsTotal.inc({ reason: 'ws_flood' });
+      this.sendError(
+        ERRORS.RateLimited,
+        `too many frames: at most ${this.deps.config.wsFrameRate} per second; this frame was dropped`,
+        undefined,
+        this.frameBudget.retryAfterSeconds(),
+      );
+      return;
+    }
     const bytes = Array.isArray(data)
       ? data.reduce((n, b) => n + b.length, 0)
       : data instanceof ArrayBuffer
@@ -89,7 +111,7 @@ export class ChatConnection {
         this.deps.logger.error('websocket frame failed', { err, type: frame.type });
       }
       const requestId = 'requestId' in frame ? frame.requestId : undefined;
-      this.sendError(appErr.spec, appErr.message, requestId);
+      this.sendError(appErr.spec, appErr.message, requestId, appErr.retryAfterSeconds);
     }
   }
 

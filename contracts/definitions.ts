@@ -4,6 +4,7 @@
  * Nothing else names a signal, query or task queue by string.
  */
 import { defineQuery, defineSignal } from '@temporalio/workflow';
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import type { ErrorCode } from './errors';
 
 /** Task queues, one per kind of work so each scales and fails on its own. */
@@ -49,6 +50,13 @@ export type Plan = 'free' | 'pro';
 export interface ChatSettings {
   maxHistoryMessages: number;
   maxCompletionTokens: number;
+  contextSafetyMargin: number;
+  /** Stored messages past which older turns are summarised (asynchronously). */
+  summaryThreshold: number;
+  /** Old messages not yet summarised needed before the next run (batching). */
+  summaryMinNewMessages: number;
+  summaryModel: string;
+  summaryMaxTokens: number;
   /** Per-attempt limit of one LLM call, and how many attempts (Temporal retries). */
   llmAttemptTimeoutMs: number;
   llmMaxAttempts: number;
@@ -77,6 +85,51 @@ export type ChatWorkflowResult =
   | { status: 'completed'; messageId: string; usage: TokenUsage }
   | { status: 'error'; code: ErrorCode; message: string };
 
+/**
+ * The billing workflow id of a request. Like {@link chatWorkflowId} it includes the
+ * user: request ids are client-chosen, and two users sending the same one must never
+ * share (or suppress) each other's billing record.
+ */
+export function billingWorkflowId(userId: string, requestId: string): string {
+  return `billing-${userId}-${requestId}`;
+}
+
+/** One request's token usage, as billed (the billing workflow's input; JSON-safe). */
+export interface UsageRecord {
+  userId: string;
+  requestId: string;
+  sessionId: string;
+  model: string;
+  promptTokens: number;
+  completionTokens: number;
+  totalTokens: number;
+  estimated: boolean;
+  /** When the usage was settled (ISO-8601 UTC): decides its quota day and month. */
+  createdAt: string;
+}
+
+export interface BillingResult {
+  /** False when the row already existed (a retry or a re-run): nothing was added. */
+  inserted: boolean;
+}
+
+/** One summarisation per session at a time: the workflow id is the session's. */
+export function summaryWorkflowId(sessionId: string): string {
+  return `summary-${sessionId}`;
+}
+
+export interface SummarizeWorkflowInput {
+  sessionId: string;
+  model: string;
+  /** Messages kept verbatim in prompts (the window): they are not summarised. */
+  keepRecent: number;
+  maxSummaryTokens: number;
+}
+
+export type SummarizeWorkflowResult =
+  | { status: 'summarized'; watermark: string; foldedMessages: number }
+  | { status: 'skipped'; reason: 'nothing_new' | 'breaker_open' };
+
 /** A message of an LLM prompt, in the OpenAI chat format (JSON-safe). */
 export interface PromptMessage {
   role: 'system' | 'user' | 'assistant' | 'tool';
@@ -89,4 +142,90 @@ export interface LlmToolCall {
   id: string;
   type: 'function';
   function: { name: string; arguments: string };
+}
+
+// ---------------------------------------------------------------------------------
+// Tools (SPEC.md "P2"): fast tools run inside the chat request; long-running ones run
+// as their own `toolWorkflow` on the tools task queue, a child of the chat workflow.
+
+/** Every tool the LLM is offered. The registry (tools/registry.ts) defines each one. */
+export const TOOL_NAMES = ['calculator', 'summarize_document'] as const;
+export type ToolName = (typeof TOOL_NAMES)[number];
+
+/** A tool call's outcome as the client (`tool_result`) and the LLM (`tool` message) see it. */
+export interface ToolOutcome {
+  ok: boolean;
+  result?: unknown;
+  error?: string;
+}
+
+/** The `tool` message content the LLM reads: the result as JSON, or `{"error": ...}`. */
+export function toolMessageContent(outcome: ToolOutcome): string {
+  return JSON.stringify(outcome.ok ? (outcome.result ?? null) : { error: outcome.error });
+}
+
+/** Most LLM rounds that may end in tool calls per request; the next round gets no tools. */
+export const MAX_TOOL_ROUNDS = 5;
+
+/**
+ * The id of a long-running tool's workflow, which is also the client's `taskId`.
+ * Derived from the request and the LLM's tool call id, so a replayed or retried chat
+ * workflow finds the same task instead of starting a second one.
+ */
+export function toolWorkflowId(requestId: string, toolCallId: string): string {
+  return `tool-${requestId}-${toolCallId.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 64)}`;
+}
+
+/** Search attributes of tool workflows (Temporal UI: `ToolName = 'summarize_document'`). */
+export const TOOL_NAME_SEARCH_ATTRIBUTE = defineSearchAttributeKey('ToolName', SearchAttributeType.KEYWORD);
+export const SESSION_ID_SEARCH_ATTRIBUTE = defineSearchAttributeKey('SessionId', SearchAttributeType.KEYWORD);
+
+export type ToolStatus = 'running' | 'completed' | 'failed' | 'cancelled';
+
+/** A task as `GET /v1/tasks/:taskId` answers it (API.md). */
+export interface ToolState {
+  taskId: string;
+  tool: string;
+  status: ToolStatus;
+  /** 0-100. */
+  progress: number;
+  message: string;
+  result?: unknown;
+  error?: string;
+}
+
+/** Where a long-running tool is: answered by the tool workflow, running or closed. */
+export const toolStateQuery = defineQuery<ToolState>('toolState');
+
+/** The memo of a tool workflow: who owns the task (ids only, no personal data). */
+export interface ToolTaskMemo {
+  userId: string;
+  requestId: string;
+  toolCallId: string;
+}
+
+/** What a tool's heartbeat carries; `checkpoint` lets a retried attempt resume. */
+export interface ToolHeartbeat<C = unknown> {
+  progress: number;
+  message: string;
+  checkpoint: C;
+}
+
+export interface ToolWorkflowInput {
+  taskId: string;
+  tool: ToolName;
+  /** Arguments already validated against the tool's schema. */
+  args: Record<string, unknown>;
+  userId: string;
+  requestId: string;
+  sessionId: string;
+  toolCallId: string;
+  model: string;
+  taskQueues: TaskQueues;
+}
+
+export interface ToolWorkflowResult {
+  result: unknown;
+  /** LLM tokens the tool spent (added to the request's usage). */
+  usage: TokenUsage;
 }

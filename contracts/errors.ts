@@ -49,6 +49,8 @@ export const ERRORS = {
     message: 'The language model is unavailable, please try again later',
   },
   Cancelled: { code: 'cancelled', status: 409, message: 'The request was cancelled' },
+  /** A tool call whose arguments fail the tool's schema (answered to the LLM, not the client). */
+  InvalidToolArguments: { code: 'bad_request', status: 400, message: 'Invalid tool arguments' },
   Internal: { code: 'internal', status: 500, message: 'Internal error' },
 } as const satisfies Record<string, ErrorSpec>;
 

@@ -30,7 +30,14 @@ export type RequestEvent =
       arguments: unknown;
       taskId?: string;
     }
-  | { type: 'tool_progress'; taskId: string; progress: number; message: string }
+  | {
+      type: 'tool_progress';
+      taskId: string;
+      progress: number;
+      message: string;
+      /** When the tool emitted this progress (ISO-8601): lets clients see relay delay. */
+      emittedAt?: string;
+    }
   | {
       type: 'tool_result';
       toolCallId: string;
@@ -56,5 +63,12 @@ export const TERMINAL_EVENT_TYPES: ReadonlySet<RequestEvent['type']> = new Set([
 export type ServerFrame =
   | (RequestEvent & { requestId: string; eventId: string })
   | { type: 'accepted'; requestId: string; sessionId: string }
-  | { type: 'error'; requestId?: string; code: ErrorCode; message: string }
+  | {
+      type: 'error';
+      requestId?: string;
+      code: ErrorCode;
+      message: string;
+      /** With `rate_limited`: whole seconds to wait before trying again. */
+      retryAfter?: number;
+    }
   | { type: 'pong' };

@@ -4,6 +4,7 @@
  * they need as input.
  */
 import { DEFAULT_TASK_QUEUES, type TaskQueues } from '../contracts/definitions';
+import type { ModelInfo } from './tokens';
 
 /** The dev secret used when JWT_SECRET is unset; refused in production. */
 export const DEV_JWT_SECRET = 'dev-only-secret-change-me';
@@ -21,6 +22,10 @@ export interface Config {
   port: number;
   databaseUrl: string;
   redisUrl: string;
+  /** User profile cache TTL (a backstop: updates invalidate at once). */
+  userCacheTtlSeconds: number;
+  /** Per-command timeout of cache reads/writes; past it a read goes to Postgres. */
+  cacheCommandTimeoutMs: number;
   temporalAddress: string;
   temporalNamespace: string;
   jwtSecret: string;
@@ -35,13 +40,33 @@ export interface Config {
   summaryLlm: LlmEndpoint;
   freeDailyTokens: number;
   proDailyTokens: number;
+  /** Monthly quotas (UTC calendar month); default 30x the daily quota. */
+  freeMonthlyTokens: number;
+  proMonthlyTokens: number;
+  /** How long a quota reservation lives when its request never settles it (worker died). */
+  quotaReservationTtlSeconds: number;
   rateLimitPerMinute: number;
+  /** Per-connection WebSocket frame limit: sustained frames per second, and burst. */
+  wsFrameRate: number;
+  wsFrameBurst: number;
   maxPayloadBytes: number;
   /** How often idle sockets are pinged; one missed pong and the socket is dropped. */
   wsPingIntervalMs: number;
   /** How long a request's event stream is kept for resume (seconds). */
   eventTtlSeconds: number;
   maxHistoryMessages: number;
+  /** Tokens kept free besides the completion budget, for tokenizer differences. */
+  contextSafetyMargin: number;
+  /** Extra or overriding model table entries (`MODEL_TABLE`, JSON). */
+  modelTable: Readonly<Record<string, ModelInfo>>;
+  /** Stored messages in a session past which older turns get summarised. */
+  summaryThreshold: number;
+  /** Uncovered old messages needed before another summarisation runs (batching). */
+  summaryMinNewMessages: number;
+  summaryMaxTokens: number;
+  /** Summary LLM failures (within a minute) that open the breaker, and its cool-down. */
+  summaryBreakerFailures: number;
+  summaryBreakerCooldownMs: number;
   maxCompletionTokens: number;
   llmAttemptTimeoutMs: number;
   llmMaxAttempts: number;
@@ -50,6 +75,8 @@ export interface Config {
   workerMetricsPort: number;
   /** A prebuilt workflow bundle for faster worker start (tests, images). */
   workflowBundlePath?: string;
+  /** Task queues this worker process polls (`WORKER_TASK_QUEUES`, comma-separated). */
+  workerTaskQueues: ReadonlyArray<keyof TaskQueues>;
 }
 
 export class ConfigError extends Error {
@@ -71,6 +98,54 @@ function int(env: Env, name: string, fallback: number, min = 0): number {
 function str(env: Env, name: string, fallback: string): string {
   const raw = env[name];
   return raw === undefined || raw === '' ? fallback : raw;
+}
+
+const ENCODINGS = new Set(['o200k_base', 'cl100k_base', 'p50k_base', 'r50k_base']);
+
+/** `MODEL_TABLE`: `{"model-prefix": {"encoding": "o200k_base", "contextWindow": 128000}}`. */
+function parseModelTable(raw: string | undefined): Readonly<Record<string, ModelInfo>> {
+  if (!raw) return Object.freeze({});
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new ConfigError('MODEL_TABLE must be JSON');
+  }
+  if (typeof parsed !== 'object' || parsed === null)
+    throw new ConfigError('MODEL_TABLE must be an object');
+  const table: Record<string, ModelInfo> = {};
+  for (const [model, info] of Object.entries(parsed as Record<string, unknown>)) {
+    const i = info as Partial<ModelInfo> | null;
+    if (
+      !i ||
+      !ENCODINGS.has(String(i.encoding)) ||
+      !Number.isInteger(i.contextWindow) ||
+      (i.contextWindow ?? 0) < 16
+    ) {
+      throw new ConfigError(`MODEL_TABLE.${model} needs {encoding, contextWindow >= 16}`);
+    }
+    table[model] = Object.freeze({ encoding: i.encoding!, contextWindow: i.contextWindow! });
+  }
+  return Object.freeze(table);
+}
+
+const QUEUE_KINDS = Object.keys(DEFAULT_TASK_QUEUES) as Array<keyof TaskQueues>;
+
+/** `WORKER_TASK_QUEUES`: e.g. `chat,billing`; empty = every queue. */
+function parseQueues(raw: string | undefined): ReadonlyArray<keyof TaskQueues> {
+  if (!raw) return Object.freeze([...QUEUE_KINDS]);
+  const queues = raw
+    .split(',')
+    .map((q) => q.trim())
+    .filter(Boolean);
+  for (const q of queues) {
+    if (!(QUEUE_KINDS as string[]).includes(q)) {
+      throw new ConfigError(
+        `WORKER_TASK_QUEUES: unknown queue ${JSON.stringify(q)} (known: ${QUEUE_KINDS.join(', ')})`,
+      );
+    }
+  }
+  return Object.freeze(queues as Array<keyof TaskQueues>);
 }
 
 /** Reads and validates the configuration; throws {@link ConfigError} on bad values. */
@@ -101,6 +176,8 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     port: int(env, 'PORT', 3000),
     databaseUrl: str(env, 'DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/chat'),
     redisUrl: str(env, 'REDIS_URL', 'redis://127.0.0.1:6379'),
+    userCacheTtlSeconds: int(env, 'USER_CACHE_TTL_SECONDS', 1800, 1),
+    cacheCommandTimeoutMs: int(env, 'CACHE_COMMAND_TIMEOUT_MS', 100, 1),
     temporalAddress: str(env, 'TEMPORAL_ADDRESS', '127.0.0.1:7233'),
     temporalNamespace: str(env, 'TEMPORAL_NAMESPACE', 'default'),
     jwtSecret: env.JWT_SECRET || DEV_JWT_SECRET,
@@ -117,17 +194,30 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     summaryLlm: Object.freeze(summaryLlm),
     freeDailyTokens: int(env, 'FREE_DAILY_TOKENS', 50_000),
     proDailyTokens: int(env, 'PRO_DAILY_TOKENS', 500_000),
+    freeMonthlyTokens: int(env, 'FREE_MONTHLY_TOKENS', 30 * int(env, 'FREE_DAILY_TOKENS', 50_000)),
+    proMonthlyTokens: int(env, 'PRO_MONTHLY_TOKENS', 30 * int(env, 'PRO_DAILY_TOKENS', 500_000)),
+    quotaReservationTtlSeconds: int(env, 'QUOTA_RESERVATION_TTL_SECONDS', 900, 1),
     rateLimitPerMinute: int(env, 'RATE_LIMIT_PER_MINUTE', 30, 1),
+    wsFrameRate: int(env, 'WS_FRAME_RATE', 20, 1),
+    wsFrameBurst: int(env, 'WS_FRAME_BURST', 40, 1),
     maxPayloadBytes: int(env, 'MAX_PAYLOAD_BYTES', 64 * 1024, 1024),
     wsPingIntervalMs: int(env, 'WS_PING_INTERVAL_MS', 30_000, 100),
     eventTtlSeconds: int(env, 'EVENT_TTL_SECONDS', 2 * 3600, 3600),
     maxHistoryMessages: int(env, 'MAX_HISTORY_MESSAGES', 10, 1),
+    contextSafetyMargin: int(env, 'CONTEXT_SAFETY_MARGIN', 128),
+    modelTable: parseModelTable(env.MODEL_TABLE),
+    summaryThreshold: int(env, 'SUMMARY_THRESHOLD', 20, 2),
+    summaryMinNewMessages: int(env, 'SUMMARY_MIN_NEW_MESSAGES', 10, 1),
+    summaryMaxTokens: int(env, 'SUMMARY_MAX_TOKENS', 512, 16),
+    summaryBreakerFailures: int(env, 'SUMMARY_BREAKER_FAILURES', 3, 1),
+    summaryBreakerCooldownMs: int(env, 'SUMMARY_BREAKER_COOLDOWN_MS', 60_000, 100),
     maxCompletionTokens: int(env, 'MAX_COMPLETION_TOKENS', 1024, 1),
     llmAttemptTimeoutMs: int(env, 'LLM_ATTEMPT_TIMEOUT_MS', 60_000, 1000),
     llmMaxAttempts: int(env, 'LLM_MAX_ATTEMPTS', 4, 1),
     taskQueues: Object.freeze({ ...DEFAULT_TASK_QUEUES }),
     workerMetricsPort: int(env, 'WORKER_METRICS_PORT', 9464),
     workflowBundlePath: env.WORKFLOW_BUNDLE_PATH || undefined,
+    workerTaskQueues: parseQueues(env.WORKER_TASK_QUEUES),
   };
   return Object.freeze(config);
 }

@@ -1,8 +1,7 @@
 /**
- * Builds the LLM prompt: a system prompt carrying the user's context, then the recent
- * conversation window.
+ * The system prompt: the assistant's instructions and the user's context. The rest of
+ * the prompt (summary + recent window) is built by lib/pruner.ts.
  */
-import type { PromptMessage } from '../contracts/definitions';
 import type { UserContext } from './users';
 
 /** The system prompt for a user. User-editable fields are quoted as data. */
@@ -23,23 +22,4 @@ export function systemPrompt(user: UserContext | undefined): string {
     );
   }
   return lines.join('\n');
-}
-
-/** A stored message as the prompt builder needs it. */
-export interface StoredMessage {
-  role: 'user' | 'assistant' | 'tool';
-  content: string;
-  toolCalls: PromptMessage['tool_calls'] | null;
-  toolCallId: string | null;
-  tokens: number;
-}
-
-/** Converts stored messages (oldest first) to prompt messages. */
-export function toPromptMessages(history: readonly StoredMessage[]): PromptMessage[] {
-  return history.map((m) => {
-    const msg: PromptMessage = { role: m.role, content: m.content };
-    if (m.toolCalls) msg.tool_calls = m.toolCalls;
-    if (m.toolCallId) msg.tool_call_id = m.toolCallId;
-    return msg;
-  });
 }

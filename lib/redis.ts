@@ -15,4 +15,23 @@ export function createRedis(url: string, name: string): Redis {
   });
 }
 
+/**
+ * A Redis client for caching that fails fast: commands time out after
+ * `commandTimeoutMs`, nothing queues while disconnected, nothing is retried, and the
+ * client reconnects by itself in the background.
+ */
+export function createCacheRedis(url: string, name: string, commandTimeoutMs = 100): Redis {
+  const redis = new Redis(url, {
+    connectionName: name,
+    commandTimeout: commandTimeoutMs,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    connectTimeout: 1_000,
+    retryStrategy: (times) => Math.min(100 * times, 1_000),
+  });
+  // Connection errors surface as failed commands; the cache logs those itself.
+  redis.on('error', () => undefined);
+  return redis;
+}
+
 export type { Redis };

@@ -42,18 +42,22 @@ export interface NewUser {
 
 /**
  * Creates the user on first authenticated use (idempotent). The plan follows the
- * token's claim, so an upgrade shows on the user's next request.
+ * token's claim, so an upgrade shows on the user's next request. Returns true when the
+ * row was created or its plan changed (cached views of the user are then stale).
  */
-export async function ensureUser(db: Pool, user: NewUser): Promise<void> {
-  await db.query(
+export async function ensureUser(db: Pool, user: NewUser): Promise<boolean> {
+  const { rows } = await db.query<{ changed: number }>(
     `WITH u AS (
        INSERT INTO users (id, username, plan) VALUES ($1, $2, $3)
-       ON CONFLICT (id) DO UPDATE SET plan = EXCLUDED.plan, updated_at = now()
+       ON CONFLICT (id) DO UPDATE
+         SET plan = EXCLUDED.plan, version = users.version + 1, updated_at = now()
          WHERE users.plan IS DISTINCT FROM EXCLUDED.plan
-       RETURNING id)
-     INSERT INTO push_preferences (user_id) SELECT id FROM u ON CONFLICT DO NOTHING`,
+       RETURNING id),
+     p AS (INSERT INTO push_preferences (user_id) SELECT id FROM u ON CONFLICT DO NOTHING)
+     SELECT count(*)::int AS changed FROM u`,
     [user.id, user.username, user.plan],
   );
+  return (rows[0]?.changed ?? 0) > 0;
 }
 
 interface UserRow {

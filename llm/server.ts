@@ -103,6 +103,7 @@ async function handleChat(
     stream: request.stream,
     messageCount: request.messages.length,
     lastUserMessage: userText,
+    system: request.messages.find((m) => m.role === 'system')?.content ?? undefined,
     tools: request.hasTools,
     promptTokens,
   };

@@ -13,6 +13,8 @@ export interface LocalLlmCall {
   lastUserMessage: string;
   /** True when the request offered tools. */
   tools: boolean;
+  /** The first system message, cut to {@link SYSTEM_TEXT_MAX_CHARS} (tests check the prompt). */
+  system?: string;
   /** HTTP status answered. */
   status: number;
   promptTokens: number;
@@ -29,6 +31,7 @@ export interface LocalLlmStats {
 
 export const MAX_CALLS_LOGGED = 10_000;
 export const CALL_TEXT_MAX_CHARS = 4_096;
+export const SYSTEM_TEXT_MAX_CHARS = 2_048;
 
 /** A fresh, empty stats object. */
 export function createStats(): LocalLlmStats {
@@ -41,6 +44,7 @@ export function recordCall(stats: LocalLlmStats, call: LocalLlmCall): void {
   stats.calls.push({
     ...call,
     lastUserMessage: call.lastUserMessage.slice(0, CALL_TEXT_MAX_CHARS),
+    ...(call.system === undefined ? {} : { system: call.system.slice(0, SYSTEM_TEXT_MAX_CHARS) }),
   });
   if (stats.calls.length > MAX_CALLS_LOGGED) {
     stats.calls.splice(0, stats.calls.length - MAX_CALLS_LOGGED);

@@ -3,10 +3,13 @@ import OpenAI from 'openai';
 import type { ActivityDeps } from '../activities';
 import type { Config, LlmEndpoint } from '../lib/config';
 import { createPool } from '../lib/db';
+import { CircuitBreaker } from '../lib/circuit-breaker';
 import { EventLog } from '../lib/event-log';
+import { SummaryStore } from '../lib/summaries';
 import type { Logger } from '../lib/logger';
-import { createRedis } from '../lib/redis';
 import { UsageCounters } from '../lib/usage-counters';
+import { createCacheRedis, createRedis } from '../lib/redis';
+import { UserService } from '../lib/user-service';
 
 /** An OpenAI client for an endpoint. Temporal owns retries: the client never retries. */
 export function createLlmClient(endpoint: LlmEndpoint): OpenAI {
@@ -27,20 +30,46 @@ export interface OwnedDeps {
 export function createActivityDeps(config: Config, logger: Logger): OwnedDeps {
   const db = createPool(config.databaseUrl);
   const redis = createRedis(config.redisUrl, 'worker');
+  const cacheRedis = createCacheRedis(
+    config.redisUrl,
+    'worker-cache',
+    config.cacheCommandTimeoutMs,
+  );
+  const userService = new UserService(db, cacheRedis, {
+    logger,
+    cache: { ttlMs: config.userCacheTtlSeconds * 1000 },
+  });
   const deps: ActivityDeps = {
     db,
     redis,
     events: new EventLog(redis, config.eventTtlSeconds),
     usage: new UsageCounters(redis),
+    userService,
     llm: createLlmClient(config.llm),
+    summaryLlm: createLlmClient(config.summaryLlm),
+    summaries: new SummaryStore(db, redis),
+    summaryBreaker: new CircuitBreaker(redis, 'summary-llm', {
+      failureThreshold: config.summaryBreakerFailures,
+      windowMs: 60_000,
+      cooldownMs: config.summaryBreakerCooldownMs,
+    }),
+    models: config.modelTable,
     logger,
     clock: () => new Date(),
-    limits: { freeDailyTokens: config.freeDailyTokens, proDailyTokens: config.proDailyTokens },
+    limits: {
+      freeDailyTokens: config.freeDailyTokens,
+      proDailyTokens: config.proDailyTokens,
+      freeMonthlyTokens: config.freeMonthlyTokens,
+      proMonthlyTokens: config.proMonthlyTokens,
+      reservationTtlSeconds: config.quotaReservationTtlSeconds,
+    },
   };
   return {
     deps,
     async close() {
       redis.disconnect();
+      userService.close();
+      cacheRedis.disconnect();
       await db.end();
     },
   };

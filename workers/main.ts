@@ -16,8 +16,9 @@ async function main(): Promise<void> {
     taskQueues: config.taskQueues,
     deps: owned.deps,
     workflowBundlePath: config.workflowBundlePath,
+    serve: config.workerTaskQueues,
   });
-  logger.info('worker started', { taskQueues: config.taskQueues });
+  logger.info('worker started', { taskQueues: config.workerTaskQueues.map((q) => config.taskQueues[q]) });
   // Worker.run() handles SIGINT/SIGTERM itself: it drains, then resolves.
   await runWorkers(workers);
   await owned.close();

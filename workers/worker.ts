@@ -30,7 +30,8 @@ const QUEUE_OPTIONS: Record<keyof TaskQueues, Partial<WorkerOptions>> = {
     maxConcurrentLocalActivityExecutions: 200,
     maxConcurrentWorkflowTaskExecutions: 100,
   },
-  tools: { maxConcurrentActivityTaskExecutions: 100 },
+  // Heartbeats carry tool checkpoints: send them within 2 s (not 80% of the timeout).
+  tools: { maxConcurrentActivityTaskExecutions: 100, maxHeartbeatThrottleInterval: '2s' },
   billing: { maxConcurrentActivityTaskExecutions: 50 },
   summaries: { maxConcurrentActivityTaskExecutions: 4 },
 };

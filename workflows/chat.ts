@@ -2,8 +2,9 @@
  * chatWorkflow: one user message -> one streamed assistant reply.
  *
  * Deterministic orchestration only; every step that touches the world is an activity.
- * Steps: prepare the prompt (store the user message, prune the history) -> converse
- * with the LLM -> finish (store the reply, record usage, send `usage` and `done`).
+ * Steps: prepare the prompt (store the user message, prune the history) -> reserve
+ * quota -> converse with the LLM -> settle usage (counters, `usage` event, billing;
+ * on failure and cancel too) -> finish (store the reply, send `done`).
  * The request ends with exactly one `done` or `error` event on its stream. A `cancel`
  * signal cancels whatever step is running.
  */
@@ -12,6 +13,7 @@ import {
   ApplicationFailure,
   CancellationScope,
   isCancellation,
+  log,
   setHandler,
 } from '@temporalio/workflow';
 import {
@@ -24,6 +26,8 @@ import {
 import { ERRORS, errorSpecForType, type ErrorSpec } from '../contracts/errors';
 import { converse } from './converse';
 import { fast } from './proxies';
+import { startSummary } from './summarize';
+import { quotaRefusalMessage, RequestMeter } from './usage';
 
 export async function chatWorkflow(input: ChatWorkflowInput): Promise<ChatWorkflowResult> {
   let phase: ChatPhase = 'preparing';
@@ -34,6 +38,7 @@ export async function chatWorkflow(input: ChatWorkflowInput): Promise<ChatWorkfl
   setHandler(cancelSignal, () => work.cancel());
 
   const ids = { requestId: input.requestId, userId: input.userId };
+  const meter = new RequestMeter(input);
   try {
     const reply = await work.run(async () => {
       const prepared = await fast.prepareChat({
@@ -41,11 +46,15 @@ export async function chatWorkflow(input: ChatWorkflowInput): Promise<ChatWorkfl
         sessionId: input.sessionId,
         content: input.content,
         model: input.model,
-        maxHistoryMessages: input.settings.maxHistoryMessages,
+        settings: input.settings,
       });
+      await meter.reserve(prepared.promptTokens);
       phase = 'calling_llm';
-      return await converse(input, prepared.messages);
+      const reply = await converse(input, prepared.messages);
+      return { ...reply, summaryDue: prepared.summaryDue };
     });
+    await meter.settle(reply.usage);
+    if (reply.summaryDue) await summarizeInBackground(input);
     phase = 'finishing';
     const finished = await fast.finishChat({
       ...ids,
@@ -61,9 +70,11 @@ export async function chatWorkflow(input: ChatWorkflowInput): Promise<ChatWorkfl
     failure = classify(err);
     phase = 'failed';
     const spec = failure;
-    await CancellationScope.nonCancellable(() =>
-      fast.emitEvent({ ...ids, event: { type: 'error', code: spec.code, message: spec.message } }),
-    );
+    const message = quotaRefusalMessage(err) ?? spec.message;
+    await CancellationScope.nonCancellable(async () => {
+      await meter.settleFailed();
+      await fast.emitEvent({ ...ids, event: { type: 'error', code: spec.code, message } });
+    });
     if (spec.code === 'llm_unavailable' || spec.code === 'internal') {
       // A system failure: fail the workflow so operators see it in the Temporal UI.
       throw ApplicationFailure.create({
@@ -73,7 +84,25 @@ export async function chatWorkflow(input: ChatWorkflowInput): Promise<ChatWorkfl
         nonRetryable: true,
       });
     }
-    return { status: 'error', code: spec.code, message: spec.message };
+    return { status: 'error', code: spec.code, message };
+  }
+}
+
+/**
+ * Starts the session's summarisation without waiting for it. Nothing about it can fail
+ * the chat request: until a summary exists, prompts carry the window alone.
+ */
+async function summarizeInBackground(input: ChatWorkflowInput): Promise<void> {
+  try {
+    if (await startSummary(input)) {
+      await fast.emitEvent({
+        requestId: input.requestId,
+        userId: input.userId,
+        event: { type: 'status', state: 'summarizing', detail: 'summarising earlier messages' },
+      });
+    }
+  } catch (err) {
+    log.warn('could not start summarisation', { error: String(err) });
   }
 }
 
@@ -88,5 +117,7 @@ export function classify(err: unknown): ErrorSpec {
     // Retries exhausted, a timeout, or a transient type: the LLM is unavailable.
     if (err.activityType === 'callLlm') return ERRORS.LlmUnavailable;
   }
+  // A local activity's non-retryable failure arrives unwrapped (no ActivityFailure).
+  if (err instanceof ApplicationFailure) return errorSpecForType(err.type);
   return ERRORS.Internal;
 }

@@ -1,35 +1,73 @@
 /**
- * The conversation step of a chat request: calls the LLM with the prompt and returns
- * the reply, with the usage of every LLM call it made added up.
+ * The conversation step of a chat request: the LLM tool loop. Each round calls the LLM
+ * with the prompt (and the tools it may use); when it answers with tool calls, the
+ * calls run (fast ones inline, long-running ones as child `toolWorkflow`s), their
+ * results join the prompt as `tool` messages and the LLM is called again. After
+ * `MAX_TOOL_ROUNDS` rounds of tool calls the LLM gets no tools, so it must answer.
+ * Returns the final reply with the usage of every LLM call (tools' included) added up.
  */
-import type { ChatWorkflowInput, PromptMessage, TokenUsage } from '../contracts/definitions';
-import { llmActivities } from './proxies';
+import {
+  MAX_TOOL_ROUNDS,
+  TOOL_NAMES,
+  type ChatWorkflowInput,
+  type LlmToolCall,
+  type PromptMessage,
+  type TokenUsage,
+} from '../contracts/definitions';
+import { fast, llmActivities } from './proxies';
+import { runToolCalls } from './tool-calls';
+import { addUsage, NO_USAGE } from './usage';
+
+export { addUsage, NO_USAGE } from './usage';
 
 export interface Reply {
   content: string;
   usage: TokenUsage;
 }
 
-/** Adds two usages; the sum is estimated when either part was. */
-export function addUsage(a: TokenUsage, b: TokenUsage): TokenUsage {
-  return {
-    promptTokens: a.promptTokens + b.promptTokens,
-    completionTokens: a.completionTokens + b.completionTokens,
-    totalTokens: a.totalTokens + b.totalTokens,
-    estimated: a.estimated || b.estimated,
-  };
+/** Gives every call a usable, unique id (some providers may leave it empty). */
+function normalizeCalls(calls: readonly LlmToolCall[], round: number): LlmToolCall[] {
+  const seen = new Set<string>();
+  return calls.map((c, i) => {
+    let id = c.id;
+    if (!id || seen.has(id)) id = `call_r${round}_${i}`;
+    seen.add(id);
+    return { id, type: 'function', function: { name: c.function.name, arguments: c.function.arguments } };
+  });
 }
 
-export const NO_USAGE: TokenUsage = { promptTokens: 0, completionTokens: 0, totalTokens: 0, estimated: false };
-
+/** Talks with the LLM, running the tools it calls, until it gives its final reply. */
 export async function converse(input: ChatWorkflowInput, messages: PromptMessage[]): Promise<Reply> {
   const llm = llmActivities(input.settings);
-  const result = await llm.callLlm({
-    requestId: input.requestId,
-    userId: input.userId,
-    model: input.model,
-    messages,
-    maxTokens: input.settings.maxCompletionTokens,
-  });
-  return { content: result.content, usage: addUsage(NO_USAGE, result.usage) };
+  const prompt = [...messages];
+  let usage = NO_USAGE;
+  for (let round = 0; ; round++) {
+    const offerTools = round < MAX_TOOL_ROUNDS;
+    const result = await llm.callLlm({
+      requestId: input.requestId,
+      userId: input.userId,
+      model: input.model,
+      messages: prompt,
+      maxTokens: input.settings.maxCompletionTokens,
+      round,
+      ...(offerTools ? { tools: TOOL_NAMES } : {}),
+    });
+    usage = addUsage(usage, result.usage);
+    if (!offerTools || result.toolCalls.length === 0) return { content: result.content, usage };
+
+    const calls = normalizeCalls(result.toolCalls, round);
+    const asked: PromptMessage = { role: 'assistant', content: result.content || null, tool_calls: calls };
+    // Stored before any tool message so a later request's history replays in order.
+    await fast.saveToolCalls({
+      requestId: input.requestId,
+      sessionId: input.sessionId,
+      model: input.model,
+      round,
+      message: asked,
+    });
+    prompt.push(asked);
+    const ran = await runToolCalls(input, calls);
+    usage = addUsage(usage, ran.usage);
+    prompt.push(...ran.messages);
+  }
 }

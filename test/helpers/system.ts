@@ -21,6 +21,8 @@ export interface SystemOptions {
   env?: Record<string, string>;
   /** Start no worker (tests that start their own). */
   noWorker?: boolean;
+  /** Task queues the in-process workers poll (default: all); tests serve the others. */
+  serve?: ReadonlyArray<keyof TaskQueues>;
 }
 
 export interface TestSystem {
@@ -68,6 +70,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<TestSyst
       namespace: config.temporalNamespace,
       taskQueues: config.taskQueues,
       deps: owned.deps,
+      serve: options.serve,
       workflowBundlePath: config.workflowBundlePath,
       options: { shutdownGraceTime: '1s' },
     });

@@ -1,0 +1,192 @@
+/**
+ * The chat request's side of tool calls, as local activities: validate a call and run
+ * it when it is fast, announce it to the client (`tool_call`, `tool_result`), store the
+ * assistant's tool-call message and each tool message so history replays correctly,
+ * and count tool executions. Long-running tools run in `toolWorkflow` (see
+ * activities/summarize-document.ts).
+ */
+import {
+  toolMessageContent,
+  type LlmToolCall,
+  type PromptMessage,
+  type ToolName,
+  type ToolOutcome,
+} from '../contracts/definitions';
+import type { RequestEvent } from '../contracts/protocol';
+import { toolDuration, toolExecutionsTotal } from '../lib/metrics';
+import { countMessageTokens, modelInfo } from '../lib/tokens';
+import { isToolName, runFastTool, validateToolCall } from '../tools/registry';
+import type { ActivityDeps } from './deps';
+
+export type { ToolOutcome } from '../contracts/definitions';
+
+/** How a tool execution ended, as `tool_executions_total{status}` counts it. */
+export type ToolExecutionStatus = 'ok' | 'error' | 'invalid' | 'cancelled';
+
+interface CallContext {
+  userId: string;
+  requestId: string;
+  sessionId: string;
+  model: string;
+  call: LlmToolCall;
+}
+
+export interface BeginToolCallInput extends CallContext {
+  /** The task id the call gets if its tool is long-running. */
+  taskId: string;
+}
+
+export type BeginToolCallOutput =
+  | { kind: 'done'; outcome: ToolOutcome }
+  | { kind: 'task'; tool: ToolName; args: Record<string, unknown> };
+
+export interface FinishToolCallInput extends CallContext {
+  taskId?: string;
+  outcome: ToolOutcome;
+}
+
+export interface SaveToolCallsInput {
+  requestId: string;
+  sessionId: string;
+  model: string;
+  round: number;
+  message: PromptMessage;
+}
+
+export interface RecordToolOutcomeInput {
+  tool: string;
+  status: ToolExecutionStatus;
+  durationMs: number;
+}
+
+/** The arguments as the client sees them: parsed JSON, or the raw text when not JSON. */
+function argumentsForClient(raw: string): unknown {
+  try {
+    return JSON.parse(raw) as unknown;
+  } catch {
+    return raw;
+  }
+}
+
+/** Tool names from the LLM are free text: label metrics with known names only. */
+function metricName(tool: string): string {
+  return isToolName(tool) ? tool : 'unknown';
+}
+
+/** Creates the tool-call activities over their dependencies. */
+export function createToolActivities(deps: ActivityDeps) {
+  const { db, events } = deps;
+
+  const append = (c: { userId: string; requestId: string }, event: RequestEvent) =>
+    events.append(c.userId, c.requestId, event);
+
+  /** Stores one message once (the key makes retries no-ops). */
+  async function storeMessage(
+    sessionId: string,
+    requestId: string,
+    key: string,
+    model: string,
+    message: PromptMessage,
+  ): Promise<void> {
+    const { encoding } = modelInfo(model, deps.models);
+    await db.query(
+      `INSERT INTO chat_messages
+         (session_id, request_id, message_key, role, content, tool_calls, tool_call_id, tokens, model)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+       ON CONFLICT (message_key) DO NOTHING`,
+      [
+        sessionId,
+        requestId,
+        key,
+        message.role,
+        message.content ?? '',
+        message.tool_calls ? JSON.stringify(message.tool_calls) : null,
+        message.tool_call_id ?? null,
+        countMessageTokens(message, encoding),
+        model,
+      ],
+    );
+  }
+
+  function record(tool: string, status: ToolExecutionStatus, seconds: number): void {
+    toolExecutionsTotal.inc({ tool_name: metricName(tool), status });
+    toolDuration.observe({ tool_name: metricName(tool) }, seconds);
+  }
+
+  /** Stores the tool's message, then tells the client the outcome. */
+  async function finishToolCall(input: FinishToolCallInput): Promise<void> {
+    await storeMessage(input.sessionId, input.requestId, `${input.requestId}:tool:${input.call.id}`, input.model, {
+      role: 'tool',
+      content: toolMessageContent(input.outcome),
+      tool_call_id: input.call.id,
+    });
+    await append(input, {
+      type: 'tool_result',
+      toolCallId: input.call.id,
+      ...(input.taskId ? { taskId: input.taskId } : {}),
+      ok: input.outcome.ok,
+      ...(input.outcome.ok ? { result: input.outcome.result } : { error: input.outcome.error }),
+    });
+  }
+
+  /**
+   * Validates a tool call and announces it. A fast tool (or a call that is invalid or
+   * names no known tool) is settled here: `done` with its outcome, already stored and
+   * sent. A long-running tool answers `task` with its validated arguments: the
+   * workflow starts it as a task with the given id.
+   */
+  async function beginToolCall(input: BeginToolCallInput): Promise<BeginToolCallOutput> {
+    const { call } = input;
+    const checked = validateToolCall(call.function.name, call.function.arguments);
+    const announced = {
+      type: 'tool_call' as const,
+      toolCallId: call.id,
+      name: call.function.name,
+      arguments: argumentsForClient(call.function.arguments),
+    };
+    if (checked.ok && checked.longRunning) {
+      await append(input, { type: 'status', state: 'running_tool', detail: checked.tool });
+      await append(input, { ...announced, taskId: input.taskId });
+      // Progress starts now, not when a tools worker first picks the task up.
+      await append(input, {
+        type: 'tool_progress',
+        taskId: input.taskId,
+        progress: 0,
+        message: 'queued',
+        emittedAt: deps.clock().toISOString(),
+      });
+      return { kind: 'task', tool: checked.tool, args: checked.args };
+    }
+    await append(input, announced);
+    let outcome: ToolOutcome;
+    if (!checked.ok) {
+      outcome = { ok: false, error: checked.error };
+      record(call.function.name, 'invalid', 0);
+    } else {
+      const started = performance.now();
+      outcome = runFastTool(checked.tool, checked.args);
+      record(checked.tool, outcome.ok ? 'ok' : 'error', (performance.now() - started) / 1000);
+    }
+    await finishToolCall({ ...input, taskId: undefined, outcome });
+    return { kind: 'done', outcome };
+  }
+
+  /** Stores the assistant message that asked for tools (before any tool message). */
+  async function saveToolCalls(input: SaveToolCallsInput): Promise<void> {
+    await storeMessage(
+      input.sessionId,
+      input.requestId,
+      `${input.requestId}:assistant:${input.round}`,
+      input.model,
+      input.message,
+    );
+  }
+
+  /** Counts one finished long-running tool execution (called once by its workflow). */
+  function recordToolOutcome(input: RecordToolOutcomeInput): Promise<void> {
+    record(input.tool, input.status, input.durationMs / 1000);
+    return Promise.resolve();
+  }
+
+  return { beginToolCall, finishToolCall, saveToolCalls, recordToolOutcome };
+}

@@ -1,0 +1,157 @@
+/**
+ * Runs the tool calls of one LLM round for the chat workflow. Fast tools are settled
+ * by a local activity; a long-running tool becomes a child `toolWorkflow` on the tools
+ * task queue, whose id is the client's `taskId`. Every call ends with a `tool` message
+ * for the LLM: a failed, invalid or unknown call is an `ok:false` result the LLM reads,
+ * never a failure of the request. Only cancellation (of the request, or of the task)
+ * ends the request, as `cancelled`, after each call has recorded its outcome.
+ */
+import {
+  ApplicationFailure,
+  CancellationScope,
+  ChildWorkflowCancellationType,
+  ChildWorkflowFailure,
+  executeChild,
+  isCancellation,
+  ParentClosePolicy,
+  WorkflowIdReusePolicy,
+} from '@temporalio/workflow';
+import {
+  SESSION_ID_SEARCH_ATTRIBUTE,
+  TOOL_NAME_SEARCH_ATTRIBUTE,
+  toolMessageContent,
+  toolWorkflowId,
+  type ChatWorkflowInput,
+  type LlmToolCall,
+  type PromptMessage,
+  type TokenUsage,
+  type ToolOutcome,
+  type ToolTaskMemo,
+} from '../contracts/definitions';
+import { fast } from './proxies';
+import { toolWorkflow } from './tool';
+import { addUsage, NO_USAGE } from './usage';
+
+/** Longest a tool task may run before Temporal ends it. */
+const TOOL_EXECUTION_TIMEOUT = '1h';
+
+interface CallResult {
+  message: PromptMessage;
+  usage: TokenUsage;
+}
+
+/** What the LLM and the client are told when a task failed. */
+function failureMessage(err: unknown): string {
+  let cause: unknown = err;
+  while (cause instanceof ChildWorkflowFailure && cause.cause) cause = cause.cause;
+  if (cause instanceof ApplicationFailure && cause.message) return `the tool failed: ${cause.message}`;
+  return 'the tool failed';
+}
+
+/** Runs one call to its end: the outcome is stored and sent whatever happens. */
+async function runToolCall(input: ChatWorkflowInput, call: LlmToolCall): Promise<CallResult> {
+  const taskId = toolWorkflowId(input.requestId, call.id);
+  const base = {
+    userId: input.userId,
+    requestId: input.requestId,
+    sessionId: input.sessionId,
+    model: input.model,
+    call,
+  };
+  const toolMessage = (outcome: ToolOutcome): PromptMessage => ({
+    role: 'tool',
+    content: toolMessageContent(outcome),
+    tool_call_id: call.id,
+  });
+  let longRunning = false;
+  try {
+    const begun = await fast.beginToolCall({ ...base, taskId });
+    if (begun.kind === 'done') return { message: toolMessage(begun.outcome), usage: NO_USAGE };
+    longRunning = true;
+    let outcome: ToolOutcome;
+    let usage = NO_USAGE;
+    try {
+      const memo: ToolTaskMemo = { userId: input.userId, requestId: input.requestId, toolCallId: call.id };
+      const done = await executeChild(toolWorkflow, {
+        workflowId: taskId,
+        taskQueue: input.taskQueues.tools,
+        args: [
+          {
+            taskId,
+            tool: begun.tool,
+            args: begun.args,
+            userId: input.userId,
+            requestId: input.requestId,
+            sessionId: input.sessionId,
+            toolCallId: call.id,
+            model: input.model,
+            taskQueues: input.taskQueues,
+          },
+        ],
+        memo: { ...memo },
+        typedSearchAttributes: [
+          { key: TOOL_NAME_SEARCH_ATTRIBUTE, value: begun.tool },
+          { key: SESSION_ID_SEARCH_ATTRIBUTE, value: input.sessionId },
+        ],
+        // Cancelling the request cancels the task, and waits for the tool to clean up.
+        cancellationType: ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,
+        parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+        // A task id names one task forever: never a second run under the same id.
+        workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+        workflowExecutionTimeout: TOOL_EXECUTION_TIMEOUT,
+      });
+      outcome = { ok: true, result: done.result };
+      usage = done.usage;
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      outcome = { ok: false, error: failureMessage(err) };
+    }
+    await fast.finishToolCall({ ...base, taskId, outcome });
+    return { message: toolMessage(outcome), usage };
+  } catch (err) {
+    if (isCancellation(err)) {
+      // Record the call's end even now, so the stored history never holds a tool call
+      // without its answer (the next request's prompt would be invalid).
+      await CancellationScope.nonCancellable(() =>
+        fast.finishToolCall({
+          ...base,
+          ...(longRunning ? { taskId } : {}),
+          outcome: { ok: false, error: 'cancelled' },
+        }),
+      );
+    }
+    throw err;
+  }
+}
+
+/**
+ * Runs a round's calls concurrently and returns their `tool` messages in call order.
+ * When one is cancelled (e.g. its task was cancelled over HTTP) the others are
+ * cancelled too, and the cancellation is rethrown once all have recorded their end.
+ */
+export async function runToolCalls(
+  input: ChatWorkflowInput,
+  calls: readonly LlmToolCall[],
+): Promise<{ messages: PromptMessage[]; usage: TokenUsage }> {
+  const scope = new CancellationScope();
+  const settled = await scope.run(() =>
+    Promise.allSettled(
+      calls.map((call) =>
+        runToolCall(input, call).catch((err: unknown) => {
+          if (isCancellation(err)) scope.cancel();
+          throw err;
+        }),
+      ),
+    ),
+  );
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) throw failed.reason;
+  let usage = NO_USAGE;
+  const messages: PromptMessage[] = [];
+  for (const s of settled) {
+    if (s.status !== 'fulfilled') continue;
+    messages.push(s.value.message);
+    usage = addUsage(usage, s.value.usage);
+  }
+  return { messages, usage };
+}
