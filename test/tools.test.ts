@@ -13,6 +13,7 @@ import { pendingTools } from '../lib/tool-tasks';
 import { findStuckTools } from '../scripts/ops/tools';
 import { chunkText } from '../tools/chunking';
 import { startSystem, type TestSystem } from './helpers/system';
+import { waitForRows } from './helpers/usage';
 import { ensureBundle, startToolWorker, type ToolWorkerProcess } from './helpers/tool-worker-process';
 import type { Frame, TestClient } from './helpers/ws-client';
 
@@ -252,7 +253,7 @@ describe('summarize_document: a long-running task', () => {
   });
 
   it('cancel from the socket reaches the tool; the task ends cancelled, the request with error cancelled', async () => {
-    const { client, sessionId, token } = await newChat();
+    const { client, sessionId, token, userId } = await newChat();
     const doc = document(20, 40, 0, 2000);
     const requestId = send(client, sessionId, tool('summarize_document', { text: doc.text, chunkTokens: 40 }));
     const progress = await client.waitFor((fs) => fs.find((f) => f.requestId === requestId && running(f)));
@@ -274,6 +275,12 @@ describe('summarize_document: a long-running task', () => {
     const task = await sys.http(token, 'GET', `/v1/tasks/${taskId}`);
     assert.equal(task.body.status, 'cancelled');
     assert.match(task.body.message, /^cancelled at \d+%/);
+    // The LLM call that asked for the tool is billed although the request was cancelled.
+    const usage = ofType(frames, 'usage')[0];
+    assert.ok(usage && Number(usage.totalTokens) > 0, 'usage of the completed LLM call');
+    assert.ok(frames.indexOf(usage) < frames.indexOf(end));
+    const [row] = await waitForRows(sys.api.deps.db, userId, 1);
+    assert.equal(row?.total_tokens, usage.totalTokens);
     // The history holds the call's answer, so the next request's prompt stays valid.
     const res = await sys.http(token, 'GET', `/v1/sessions/${sessionId}/messages`);
     assert.deepEqual(roles(res.body), ['user', 'assistant', 'tool']);

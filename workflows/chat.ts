@@ -50,7 +50,7 @@ export async function chatWorkflow(input: ChatWorkflowInput): Promise<ChatWorkfl
       });
       await meter.reserve(prepared.promptTokens);
       phase = 'calling_llm';
-      const reply = await converse(input, prepared.messages);
+      const reply = await converse(input, prepared.messages, (usage) => meter.report(usage));
       return { ...reply, summaryDue: prepared.summaryDue };
     });
     await meter.settle(reply.usage);

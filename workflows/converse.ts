@@ -36,8 +36,16 @@ function normalizeCalls(calls: readonly LlmToolCall[], round: number): LlmToolCa
   });
 }
 
-/** Talks with the LLM, running the tools it calls, until it gives its final reply. */
-export async function converse(input: ChatWorkflowInput, messages: PromptMessage[]): Promise<Reply> {
+/**
+ * Talks with the LLM, running the tools it calls, until it gives its final reply.
+ * `onUsage` hears each step's usage as soon as it is known, so a request that fails
+ * after some LLM calls succeeded still bills them.
+ */
+export async function converse(
+  input: ChatWorkflowInput,
+  messages: PromptMessage[],
+  onUsage: (usage: TokenUsage) => void = () => undefined,
+): Promise<Reply> {
   const llm = llmActivities(input.settings);
   const prompt = [...messages];
   let usage = NO_USAGE;
@@ -53,6 +61,7 @@ export async function converse(input: ChatWorkflowInput, messages: PromptMessage
       ...(offerTools ? { tools: TOOL_NAMES } : {}),
     });
     usage = addUsage(usage, result.usage);
+    onUsage(result.usage);
     if (!offerTools || result.toolCalls.length === 0) return { content: result.content, usage };
 
     const calls = normalizeCalls(result.toolCalls, round);
@@ -68,6 +77,7 @@ export async function converse(input: ChatWorkflowInput, messages: PromptMessage
     prompt.push(asked);
     const ran = await runToolCalls(input, calls);
     usage = addUsage(usage, ran.usage);
+    onUsage(ran.usage);
     prompt.push(...ran.messages);
   }
 }
