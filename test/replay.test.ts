@@ -1,0 +1,33 @@
+/**
+ * Replays recorded workflow histories (test/fixtures/histories, recorded by
+ * scripts/record-histories.ts) against the current workflow code. A failure means a
+ * code change would break workflows already running in production: guard the change
+ * with `patched()` instead of re-recording.
+ */
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
+import { Worker } from '@temporalio/worker';
+
+const DIR = path.join(__dirname, 'fixtures', 'histories');
+const files = readdirSync(DIR).filter((f) => f.endsWith('.json')).sort();
+
+function workflowSource() {
+  const bundle = process.env.WORKFLOW_BUNDLE_PATH;
+  return bundle ? { workflowBundle: { codePath: bundle } } : { workflowsPath: require.resolve('../workflows') };
+}
+
+describe('replay of recorded histories', () => {
+  it('has recordings', () => {
+    assert.ok(files.length >= 4, `histories in ${DIR}`);
+  });
+
+  for (const file of files) {
+    it(`replays ${file} deterministically`, async () => {
+      const history = historyFromJSON(JSON.parse(readFileSync(path.join(DIR, file), 'utf8')));
+      await Worker.runReplayHistory({ ...workflowSource(), replayName: file }, history, file);
+    });
+  }
+});
