@@ -23,6 +23,8 @@ export interface Directives {
   fail?: number;
   failOnce?: number;
   cutAfter?: number;
+  /** `[[no_usage]]`: report no usage (as some providers do), so clients must count. */
+  noUsage?: boolean;
 }
 
 type NumericKind = 'tokens' | 'delay_ms' | 'fail' | 'fail_once' | 'cut_after';
@@ -37,6 +39,7 @@ const NUMERIC_RANGES: Readonly<Record<NumericKind, readonly [number, number]>> =
 };
 
 const NUMERIC_RE = /^\[\[\s*(tokens|delay_ms|fail_once|fail|cut_after)\s*:\s*(\d{1,9})\s*\]\]/;
+const NO_USAGE_RE = /^\[\[\s*no_usage\s*\]\]/;
 const TOOL_HEAD_RE = /^\[\[\s*tool\s*:\s*([A-Za-z0-9_-]{1,64})/;
 /** Longest directive read (tool arguments included); keeps parsing linear in big texts. */
 const MAX_DIRECTIVE_CHARS = 64 * 1024;
@@ -45,7 +48,8 @@ const MAX_TOOL_END_CANDIDATES = 64;
 
 type Match =
   | { end: number; kind: NumericKind; value: number }
-  | { end: number; kind: 'tool'; tool: ToolDirective };
+  | { end: number; kind: 'tool'; tool: ToolDirective }
+  | { end: number; kind: 'no_usage' };
 
 /** Tries to read one directive starting at `start` (which holds `[[`). */
 function matchAt(text: string, start: number): Match | undefined {
@@ -58,6 +62,8 @@ function matchAt(text: string, start: number): Match | undefined {
     if (value < min || value > max) return undefined;
     return { end: start + num[0].length, kind, value };
   }
+  const flag = NO_USAGE_RE.exec(rest);
+  if (flag) return { end: start + flag[0].length, kind: 'no_usage' };
   const head = TOOL_HEAD_RE.exec(rest);
   if (!head) return undefined;
   const name = head[1] ?? '';
@@ -148,6 +154,9 @@ export function parseDirectives(text: string): Directives {
       case 'cut_after':
         out.cutAfter ??= m.value;
         break;
+      case 'no_usage':
+        out.noUsage = true;
+        break;
     }
   }
   kept += text.slice(pos);
@@ -163,6 +172,7 @@ export function hasDirectives(d: Directives): boolean {
     d.delayMs !== undefined ||
     d.fail !== undefined ||
     d.failOnce !== undefined ||
-    d.cutAfter !== undefined
+    d.cutAfter !== undefined ||
+    d.noUsage === true
   );
 }

@@ -136,7 +136,14 @@ async function handleChat(
         : undefined;
     await streamReply(
       res,
-      { meta, reply, usage: u, includeUsage: request.includeUsage, delayMs, cutAfter },
+      {
+        meta,
+        reply,
+        usage: u,
+        includeUsage: request.includeUsage && !directives.noUsage,
+        delayMs,
+        cutAfter,
+      },
       encoding,
       signal,
     );
@@ -150,7 +157,9 @@ async function handleChat(
       return; // client gone or server closing
     }
   }
-  sendJson(res, 200, completionBody(meta, reply, u));
+  const completion = completionBody(meta, reply, u) as Record<string, unknown>;
+  if (directives.noUsage) delete completion.usage;
+  sendJson(res, 200, completion);
 }
 
 async function route(

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { UsageCounters } from '../lib/usage-counters';
 import { startSystem, type TestSystem } from './helpers/system';
+import { waitForRows } from './helpers/usage';
 import { reassemble, TestClient, type Frame } from './helpers/ws-client';
 
 let sys: TestSystem;
@@ -63,6 +64,24 @@ describe('chat over WebSocket', () => {
     assert.equal(messages[1]?.tokens, 20);
     assert.match(String(messages[0]?.createdAt), /^\d{4}-\d\d-\d\dT/);
     await client.close();
+  });
+
+  it('without provider usage, counts with tiktoken and marks the usage estimated', async () => {
+    const { client, sessionId, userId } = await newChat();
+    const requestId = randomUUID();
+    client.send({ type: 'chat', requestId, sessionId, content: 'count yourself [[tokens:15]] [[no_usage]]' });
+    const done = await client.end(requestId);
+    assert.equal(done.type, 'done');
+    const usage = client.of(requestId).find((f) => f.type === 'usage');
+    assert.equal(usage?.completionTokens, 15, 'tiktoken count of the reply');
+    const call = sys.llm.stats.calls.find((c) => c.lastUserMessage.startsWith('count yourself'));
+    assert.equal(usage?.promptTokens, call?.promptTokens, 'tiktoken count of the prompt');
+    const { db } = sys.api.deps;
+    const msg = await db.query('SELECT tokens_estimated FROM chat_messages WHERE request_id = $1 AND role = $2', [requestId, 'assistant']);
+    assert.equal(msg.rows[0]?.tokens_estimated, true);
+    const rows = await waitForRows(db, userId, 1);
+    assert.equal(rows[0]?.estimated, true);
+    assert.equal(rows[0]?.total_tokens, usage?.totalTokens);
   });
 
   it('the prompt carries the window of earlier messages', async () => {

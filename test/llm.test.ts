@@ -119,6 +119,16 @@ void describe('local LLM', () => {
       assert.ok(tokens >= 10 && tokens <= 40, `reply of ${tokens} tokens`);
     }));
 
+  void test('[[no_usage]] reports no usage, streamed or not (as some providers do)', () =>
+    withLlm(async (_llm, client) => {
+      const chunks = await streamChunks(client, user('count it yourself [[no_usage]]'));
+      assert.ok(chunks.length > 0);
+      assert.ok(chunks.every((c) => !c.usage), 'no usage chunk');
+      assert.doesNotMatch(contentOf(chunks), /no_usage/);
+      const r = await client.chat.completions.create({ model: MODEL, messages: user('x [[no_usage]]') });
+      assert.equal(r.usage, undefined);
+    }));
+
   void test('replies are deterministic, streamed or not', () =>
     withLlm(async (_llm, client) => {
       const messages = user('Tell me something about rivers and stones, please.');

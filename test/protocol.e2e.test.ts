@@ -12,7 +12,7 @@ import { TestClient, UpgradeRefused } from './helpers/ws-client';
 let sys: TestSystem;
 
 before(async () => {
-  sys = await startSystem({ env: { WS_PING_INTERVAL_MS: '300' } });
+  sys = await startSystem({ env: { WS_PING_INTERVAL_MS: '300', ALLOWED_ORIGINS: 'https://app.example' } });
 });
 after(async () => {
   await sys?.stop();
@@ -56,6 +56,19 @@ describe('authentication', () => {
         what,
       );
     }
+  });
+
+  it('a browser origin outside the allowlist is refused with 403; an allowed one is accepted', async () => {
+    const { token } = sys.newUser();
+    const auth = { Authorization: `Bearer ${token}` };
+    await assert.rejects(
+      TestClient.connect(sys.wsUrl, { ...auth, Origin: 'https://evil.example' }),
+      (e: unknown) => e instanceof UpgradeRefused && e.status === 403,
+    );
+    const ok = await TestClient.connect(sys.wsUrl, { ...auth, Origin: 'https://app.example' });
+    ok.send({ type: 'ping' });
+    await ok.waitFor((fs) => fs.some((f) => f.type === 'pong'));
+    await ok.close();
   });
 
   it('a token in the query string is accepted', async () => {
