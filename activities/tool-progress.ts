@@ -8,6 +8,7 @@
  */
 import type { Context } from '@temporalio/activity';
 import type { ToolHeartbeat } from '../contracts/definitions';
+import { trackRunningTool } from '../lib/metrics';
 import type { ActivityDeps } from './deps';
 
 /** Reporting period; the contract promises the client progress at least every 5 s. */
@@ -26,6 +27,8 @@ export class ToolProgressReporter<C> {
   private writes: Promise<void> = Promise.resolve();
   private inFlight = 0;
   private stopped = false;
+  /** Ends this attempt's share of `tools_running` / `tool_oldest_running_seconds`. */
+  private untrack: (() => void) | undefined;
 
   constructor(
     private readonly ctx: Context,
@@ -37,6 +40,7 @@ export class ToolProgressReporter<C> {
 
   /** Reports now, then every interval. */
   start(): void {
+    this.untrack ??= trackRunningTool();
     void this.report();
     this.timer = setInterval(() => void this.report(), this.intervalMs);
   }
@@ -81,5 +85,6 @@ export class ToolProgressReporter<C> {
   stop(): void {
     this.stopped = true;
     clearInterval(this.timer);
+    this.untrack?.();
   }
 }

@@ -83,20 +83,27 @@ export async function startChat(
       llmMaxAttempts: config.llmMaxAttempts,
     },
   };
+  const outcome = await (deps.chatRunner ?? ((i) => startChatWorkflow(deps, i)))(input);
+  if (outcome === 'duplicate') {
+    if (rate.counted) await limiter.refund(user.userId, requestId);
+    return { requestId, duplicate: true };
+  }
+  return { requestId, duplicate: false };
+}
+
+/** The default {@link ApiDeps.chatRunner}: starts the request's chat workflow. */
+async function startChatWorkflow(deps: ApiDeps, input: ChatWorkflowInput): Promise<'started' | 'duplicate'> {
   try {
     await deps.temporal.workflow.start<typeof chatWorkflow>('chatWorkflow', {
-      taskQueue: config.taskQueues.chat,
-      workflowId: chatWorkflowId(user.userId, requestId),
+      taskQueue: deps.config.taskQueues.chat,
+      workflowId: chatWorkflowId(input.userId, input.requestId),
       args: [input],
       workflowIdReusePolicy: 'REJECT_DUPLICATE',
       workflowExecutionTimeout: CHAT_EXECUTION_TIMEOUT,
     });
-    return { requestId, duplicate: false };
+    return 'started';
   } catch (err) {
-    if (err instanceof WorkflowExecutionAlreadyStartedError) {
-      if (rate.counted) await limiter.refund(user.userId, requestId);
-      return { requestId, duplicate: true };
-    }
+    if (err instanceof WorkflowExecutionAlreadyStartedError) return 'duplicate';
     throw err;
   }
 }

@@ -2,6 +2,7 @@
 import type { Client } from '@temporalio/client';
 import type { Redis } from 'ioredis';
 import type { Pool } from 'pg';
+import type { ChatWorkflowInput } from '../contracts/definitions';
 import type { Config } from '../lib/config';
 import type { EventLog } from '../lib/event-log';
 import type { Logger } from '../lib/logger';
@@ -20,6 +21,12 @@ export interface ApiDeps {
   users: KnownUsers;
   /** Cached user reads and profile updates (lib/user-service.ts). */
   userService: UserService;
+  /**
+   * Runs a new chat request: `duplicate` when one with the same id already exists.
+   * Default: starts its chat workflow on Temporal. Benchmarks swap in an in-process
+   * runner (bench/in-process-runner.ts) to measure what the orchestration costs.
+   */
+  chatRunner?: (input: ChatWorkflowInput) => Promise<'started' | 'duplicate'>;
 }
 
 const MAX_KNOWN = 100_000;

@@ -1,11 +1,13 @@
 /** API process entry point: `node --import tsx api/main.ts`. */
 import { loadConfig } from '../lib/config';
 import { createLogger } from '../lib/logger';
+import { setMetricsEnabled } from '../lib/metrics';
 import { startApiServer } from './server';
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger({ service: 'api' });
+  setMetricsEnabled(config.metricsEnabled);
   if (config.jwtSecretIsDev) logger.warn('JWT_SECRET is not set: using the dev secret');
   const api = await startApiServer(config, logger);
   logger.info('api listening', { port: api.port });

@@ -13,8 +13,9 @@ import { cancelChat, requestExists, startChat } from './chat';
 import type { ApiDeps } from './deps';
 import { AppError, toAppError } from './errors';
 import { TokenBucket } from './rate-limit';
-import { quotaRefusalsTotal } from '../lib/metrics';
+import { quotaRefusalsTotal, wsConnections } from '../lib/metrics';
 import { parseClientFrame, type ClientFrame } from './frames';
+import { ChatRequestTimings, frameIn, frameOut } from './ws-metrics';
 
 /** A socket whose unsent data passes this is too slow: it is closed (it can resume). */
 export const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
@@ -27,6 +28,8 @@ export class ChatConnection {
   private closed = false;
   /** Frames this connection may send (a flood answers `rate_limited`, the socket stays). */
   private readonly frameBudget: TokenBucket;
+  /** Metrics of the chat requests started here (api/ws-metrics.ts). */
+  private readonly timings = new ChatRequestTimings();
 
   constructor(
     private readonly ws: WebSocket,
@@ -34,6 +37,7 @@ export class ChatConnection {
     private readonly deps: ApiDeps,
   ) {
     this.frameBudget = new TokenBucket(deps.config.wsFrameRate, deps.config.wsFrameBurst);
+    wsConnections.inc();
     ws.on('message', (data, isBinary) => {
       void this.onMessage(data, isBinary);
     });
@@ -42,7 +46,10 @@ export class ChatConnection {
   }
 
   private dispose(): void {
+    if (this.closed) return;
     this.closed = true;
+    wsConnections.dec();
+    this.timings.closeAll();
     for (const stop of this.subscriptions.values()) stop();
     this.subscriptions.clear();
   }
@@ -57,6 +64,7 @@ export class ChatConnection {
       return;
     }
     this.ws.send(JSON.stringify(frame));
+    frameOut();
   }
 
   private sendError(spec: ErrorSpec, message: string, requestId?: string, retryAfter?: number): void {
@@ -70,6 +78,7 @@ export class ChatConnection {
   }
 
   private async onMessage(data: WebSocket.RawData, isBinary: boolean): Promise<void> {
+    frameIn();
     if (!this.frameBudget.take()) {
       // Dropped unread: a flood costs no parsing. One error per dropped frame.
       quotaRefusalsTotal.inc({ reason: 'ws_flood' });
@@ -121,7 +130,10 @@ export class ChatConnection {
         this.send({ type: 'pong' });
         return;
       case 'chat': {
-        const { requestId } = await startChat(this.deps, this.user, frame);
+        const startedAt = performance.now();
+        const { requestId, duplicate } = await startChat(this.deps, this.user, frame);
+        // A socket that closed meanwhile would never release the request's session.
+        if (!duplicate && !this.closed) this.timings.start(requestId, frame.sessionId, startedAt);
         this.send({ type: 'accepted', requestId, sessionId: frame.sessionId });
         this.follow(requestId, 0);
         return;
@@ -147,6 +159,7 @@ export class ChatConnection {
     const stream = requestKeys(this.user.userId, requestId).stream;
     const stop = this.deps.relay.subscribe(stream, afterSeq, (event, seq) => {
       this.send({ ...event, requestId, eventId: toEventId(seq) });
+      this.timings.onEvent(requestId, event);
       if (TERMINAL_EVENT_TYPES.has(event.type)) {
         stop();
         if (this.subscriptions.get(requestId) === stop) this.subscriptions.delete(requestId);

@@ -73,6 +73,10 @@ export interface Config {
   taskQueues: TaskQueues;
   /** Port of the worker's own /metrics endpoint (0 = off). */
   workerMetricsPort: number;
+  /** Port of the Temporal SDK's Prometheus exporter in a worker process (0 = off). */
+  temporalMetricsPort: number;
+  /** False turns hot-path metric recording into no-ops (`METRICS_ENABLED=false`). */
+  metricsEnabled: boolean;
   /** A prebuilt workflow bundle for faster worker start (tests, images). */
   workflowBundlePath?: string;
   /** Task queues this worker process polls (`WORKER_TASK_QUEUES`, comma-separated). */
@@ -93,6 +97,14 @@ function int(env: Env, name: string, fallback: number, min = 0): number {
     throw new ConfigError(`${name} must be an integer >= ${min}, got ${JSON.stringify(raw)}`);
   }
   return n;
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name]?.toLowerCase();
+  if (raw === undefined || raw === '') return fallback;
+  if (raw === 'true' || raw === '1') return true;
+  if (raw === 'false' || raw === '0') return false;
+  throw new ConfigError(`${name} must be true or false, got ${JSON.stringify(env[name])}`);
 }
 
 function str(env: Env, name: string, fallback: string): string {
@@ -216,6 +228,8 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     llmMaxAttempts: int(env, 'LLM_MAX_ATTEMPTS', 4, 1),
     taskQueues: Object.freeze({ ...DEFAULT_TASK_QUEUES }),
     workerMetricsPort: int(env, 'WORKER_METRICS_PORT', 9464),
+    temporalMetricsPort: int(env, 'TEMPORAL_METRICS_PORT', 9465),
+    metricsEnabled: bool(env, 'METRICS_ENABLED', true),
     workflowBundlePath: env.WORKFLOW_BUNDLE_PATH || undefined,
     workerTaskQueues: parseQueues(env.WORKER_TASK_QUEUES),
   };

@@ -121,3 +121,113 @@ export async function timeQuery<T>(queryType: string, run: () => Promise<T>): Pr
     end();
   }
 }
+
+/**
+ * Long-running tool attempts in flight on this worker (start times), read at scrape
+ * time by the two gauges below; a map write per tool attempt, nothing per chat.
+ */
+const runningTools = new Set<{ startedAt: number }>();
+
+export const toolsRunning = new Gauge({
+  name: 'tools_running',
+  help: 'Long-running tool attempts in flight on this worker',
+  registers: [metricsRegistry],
+  collect() {
+    this.set(runningTools.size);
+  },
+});
+
+/**
+ * Age of the oldest tool attempt in flight (0 when none). Tools heartbeat on a timer
+ * whatever they do, so heartbeat age cannot tell a stuck tool; an attempt that runs far
+ * past what tools take (and towards its 30 min start-to-close limit) can.
+ */
+export const toolOldestRunningSeconds = new Gauge({
+  name: 'tool_oldest_running_seconds',
+  help: 'Age of the oldest long-running tool attempt in flight on this worker',
+  registers: [metricsRegistry],
+  collect() {
+    const now = performance.now();
+    let oldest = now;
+    for (const t of runningTools) oldest = Math.min(oldest, t.startedAt);
+    this.set((now - oldest) / 1000);
+  },
+});
+
+/** Marks a long-running tool attempt as in flight; call the result when it ends. */
+export function trackRunningTool(): () => void {
+  const entry = { startedAt: performance.now() };
+  runningTools.add(entry);
+  return () => {
+    runningTools.delete(entry);
+  };
+}
+
+type Recorder = 'inc' | 'dec' | 'set' | 'observe' | 'startTimer';
+const RECORDERS: readonly Recorder[] = ['inc', 'dec', 'set', 'observe', 'startTimer'];
+const noop = (): void => undefined;
+const NOOPS: Record<Recorder, unknown> = {
+  inc: noop,
+  dec: noop,
+  set: noop,
+  observe: noop,
+  startTimer: () => () => 0,
+};
+
+/** Metrics recorded on request paths (not the scrape-time gauges above). */
+export const HOT_PATH_METRICS: readonly object[] = [
+  chatRequestsTotal,
+  chatRequestDuration,
+  timeToFirstToken,
+  activeSessions,
+  wsConnections,
+  wsFramesTotal,
+  tokensConsumedTotal,
+  toolExecutionsTotal,
+  toolDuration,
+  dbQueryDuration,
+  cacheHitsTotal,
+  summarizationFailuresTotal,
+  billingFailuresTotal,
+  quotaRefusalsTotal,
+];
+
+let enabled = true;
+/** The recording functions replaced while metrics are off, per metric. */
+const originals = new Map<object, Array<[Recorder, unknown]>>();
+
+/** True unless {@link setMetricsEnabled} turned recording off. */
+export function metricsEnabled(): boolean {
+  return enabled;
+}
+
+/**
+ * Turns hot-path recording on or off (`METRICS_ENABLED`; the overhead benchmark flips
+ * it between blocks). Off swaps each metric's recording functions (prom-client keeps
+ * some as own properties) for no-ops, so every call site costs one empty call and
+ * nothing else; `/metrics` still answers, with what was recorded while on. Meant to be
+ * set once at boot: flipped at run time (the benchmark), up/down gauges such as
+ * `ws_connections` stay off by what changed while off.
+ */
+export function setMetricsEnabled(on: boolean): void {
+  if (on === enabled) return;
+  enabled = on;
+  for (const metric of HOT_PATH_METRICS) {
+    const m = metric as Record<string, unknown>;
+    if (!on) {
+      const saved: Array<[Recorder, unknown]> = [];
+      for (const name of RECORDERS) {
+        if (typeof m[name] !== 'function') continue;
+        saved.push([name, Object.prototype.hasOwnProperty.call(m, name) ? m[name] : undefined]);
+        m[name] = NOOPS[name];
+      }
+      originals.set(metric, saved);
+    } else {
+      for (const [name, fn] of originals.get(metric) ?? []) {
+        if (fn === undefined) delete m[name];
+        else m[name] = fn;
+      }
+      originals.delete(metric);
+    }
+  }
+}

@@ -4,12 +4,12 @@ import type { ActivityDeps } from '../activities';
 import type { Config, LlmEndpoint } from '../lib/config';
 import { createPool } from '../lib/db';
 import { CircuitBreaker } from '../lib/circuit-breaker';
-import { EventLog } from '../lib/event-log';
 import { SummaryStore } from '../lib/summaries';
 import type { Logger } from '../lib/logger';
 import { UsageCounters } from '../lib/usage-counters';
 import { createCacheRedis, createRedis } from '../lib/redis';
 import { UserService } from '../lib/user-service';
+import { MeteredEventLog } from './metered-event-log';
 
 /** An OpenAI client for an endpoint. Temporal owns retries: the client never retries. */
 export function createLlmClient(endpoint: LlmEndpoint): OpenAI {
@@ -42,7 +42,7 @@ export function createActivityDeps(config: Config, logger: Logger): OwnedDeps {
   const deps: ActivityDeps = {
     db,
     redis,
-    events: new EventLog(redis, config.eventTtlSeconds),
+    events: new MeteredEventLog(redis, config.eventTtlSeconds),
     usage: new UsageCounters(redis),
     userService,
     llm: createLlmClient(config.llm),

@@ -2,12 +2,19 @@
 import { NativeConnection } from '@temporalio/worker';
 import { loadConfig } from '../lib/config';
 import { createLogger } from '../lib/logger';
+import { setMetricsEnabled } from '../lib/metrics';
 import { createActivityDeps } from './deps';
+import { installTemporalMetrics, startMetricsServer } from './metrics-server';
 import { createWorkers, runWorkers } from './worker';
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger({ service: 'worker' });
+  setMetricsEnabled(config.metricsEnabled);
+  // Before the first connection: the Temporal Runtime is created once per process.
+  if (config.temporalMetricsPort > 0) installTemporalMetrics(`0.0.0.0:${config.temporalMetricsPort}`);
+  const metrics =
+    config.workerMetricsPort > 0 ? await startMetricsServer(config.workerMetricsPort) : undefined;
   const owned = createActivityDeps(config, logger);
   const connection = await NativeConnection.connect({ address: config.temporalAddress });
   const workers = await createWorkers({
@@ -18,11 +25,16 @@ async function main(): Promise<void> {
     workflowBundlePath: config.workflowBundlePath,
     serve: config.workerTaskQueues,
   });
-  logger.info('worker started', { taskQueues: config.workerTaskQueues.map((q) => config.taskQueues[q]) });
+  logger.info('worker started', {
+    taskQueues: config.workerTaskQueues.map((q) => config.taskQueues[q]),
+    metricsPort: metrics?.port,
+    temporalMetricsPort: config.temporalMetricsPort || undefined,
+  });
   // Worker.run() handles SIGINT/SIGTERM itself: it drains, then resolves.
   await runWorkers(workers);
   await owned.close();
   await connection.close();
+  await metrics?.close();
   logger.info('worker stopped');
 }
 
