@@ -92,7 +92,10 @@ export async function startChat(
 }
 
 /** The default {@link ApiDeps.chatRunner}: starts the request's chat workflow. */
-async function startChatWorkflow(deps: ApiDeps, input: ChatWorkflowInput): Promise<'started' | 'duplicate'> {
+async function startChatWorkflow(
+  deps: ApiDeps,
+  input: ChatWorkflowInput,
+): Promise<'started' | 'duplicate'> {
   try {
     await deps.temporal.workflow.start<typeof chatWorkflow>('chatWorkflow', {
       taskQueue: deps.config.taskQueues.chat,

@@ -21,7 +21,7 @@ import { UsageCounters } from '../lib/usage-counters';
 import { ledgerBase } from '../lib/usage-ledger';
 import { startSystem, type TestSystem } from '../test/helpers/system';
 import { createActivityDeps } from '../workers/deps';
-import { percentile, round, type BenchResult } from './result';
+import { percentile, round, runStandalone, type BenchResult } from './result';
 
 const LATENCY_ROUNDS = 2000;
 const ACTIVITY_ROUNDS = 300;
@@ -33,7 +33,11 @@ const LEDGER_TIMEOUT_MS = 60_000;
 
 const ms = (start: bigint) => Number(process.hrtime.bigint() - start) / 1e6;
 
-async function waitFor<T>(probe: () => Promise<T | false>, what: string, timeoutMs: number): Promise<T> {
+async function waitFor<T>(
+  probe: () => Promise<T | false>,
+  what: string,
+  timeoutMs: number,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await probe();
@@ -54,7 +58,15 @@ async function latency(sys: TestSystem) {
     const id = randomUUID();
     const now = new Date();
     const t0 = process.hrtime.bigint();
-    await counters.reserve(userId, id, 1200, limits, 60_000, now, ledgerBase(sys.api.deps.db, userId, now));
+    await counters.reserve(
+      userId,
+      id,
+      1200,
+      limits,
+      60_000,
+      now,
+      ledgerBase(sys.api.deps.db, userId, now),
+    );
     reserves.push(ms(t0));
     await counters.settle(userId, 's', id, 150, now);
     pairs.push(ms(t0));
@@ -151,7 +163,12 @@ async function endToEnd(sys: TestSystem) {
       const client = await sys.connect(u.token);
       const ids = Array.from({ length: CHATS_PER_USER }, () => randomUUID());
       ids.forEach((requestId, i) =>
-        client.send({ type: 'chat', requestId, sessionId, content: `burst ${i} [[tokens:${10 + i}]]` }),
+        client.send({
+          type: 'chat',
+          requestId,
+          sessionId,
+          content: `burst ${i} [[tokens:${10 + i}]]`,
+        }),
       );
       const ends = await Promise.all(ids.map((id) => client.end(id, 60_000)));
       const usage = client.frames.filter((f) => f.type === 'usage');
@@ -222,17 +239,4 @@ export async function run(): Promise<BenchResult> {
   }
 }
 
-if (require.main === module) {
-  run().then(
-    (result) => {
-      console.table(result.metrics);
-      for (const note of result.notes ?? []) console.log(`- ${note}`);
-      console.log(JSON.stringify(result, null, 2));
-      process.exit(0);
-    },
-    (err: unknown) => {
-      console.error(err);
-      process.exit(1);
-    },
-  );
-}
+if (require.main === module) runStandalone(run);

@@ -13,7 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { ensureBundle } from '../test/helpers/tool-worker-process';
 import { startSystem } from '../test/helpers/system';
 import type { TestClient } from '../test/helpers/ws-client';
-import { percentile, round, type BenchResult } from './result';
+import { percentile, round, runStandalone, type BenchResult } from './result';
 
 const TASKS = 50;
 const CHUNK_TOKENS = 40;
@@ -52,7 +52,10 @@ function runTask(client: TestClient, sessionId: string): Promise<Sample> {
     const timer = setTimeout(() => reject(new Error(`task ${requestId} timed out`)), TIMEOUT_MS);
     client.ws.on('message', (data) => {
       const now = Date.now();
-      const f = JSON.parse(Buffer.from(data as ArrayBuffer).toString('utf8')) as Record<string, unknown>;
+      const f = JSON.parse(Buffer.from(data as ArrayBuffer).toString('utf8')) as Record<
+        string,
+        unknown
+      >;
       if (f.requestId !== requestId) return;
       if (f.type === 'tool_call' || f.type === 'tool_progress') {
         if (f.type === 'tool_call') started = now;
@@ -68,7 +71,13 @@ function runTask(client: TestClient, sessionId: string): Promise<Sample> {
       }
       if (f.type === 'done' || f.type === 'error') {
         clearTimeout(timer);
-        resolve({ delays, largestGap, resultLag, durationMs: (ended || now) - started, ok: f.type === 'done' });
+        resolve({
+          delays,
+          largestGap,
+          resultLag,
+          durationMs: (ended || now) - started,
+          ok: f.type === 'done',
+        });
       }
     });
     client.send({
@@ -83,7 +92,9 @@ function runTask(client: TestClient, sessionId: string): Promise<Sample> {
 /** The benchmark: 50 concurrent long tools, progress delay p50/p99 at the client. */
 export async function run(): Promise<BenchResult> {
   const bundle = await ensureBundle();
-  const sys = await startSystem({ env: { WORKFLOW_BUNDLE_PATH: bundle, RATE_LIMIT_PER_MINUTE: '1000' } });
+  const sys = await startSystem({
+    env: { WORKFLOW_BUNDLE_PATH: bundle, RATE_LIMIT_PER_MINUTE: '1000' },
+  });
   const clients: TestClient[] = [];
   try {
     const setups = await Promise.all(
@@ -112,16 +123,29 @@ export async function run(): Promise<BenchResult> {
         progress_delay_max_ms: round(Math.max(...delays), 1),
         largest_gap_p50_ms: percentile(gaps, 50),
         largest_gap_max_ms: Math.max(...gaps),
-        result_lag_p50_ms: percentile(samples.map((s) => s.resultLag), 50),
+        result_lag_p50_ms: percentile(
+          samples.map((s) => s.resultLag),
+          50,
+        ),
         result_lag_max_ms: Math.max(...samples.map((s) => s.resultLag)),
-        tool_duration_p50_s: round(percentile(samples.map((s) => s.durationMs), 50) / 1000, 1),
+        tool_duration_p50_s: round(
+          percentile(
+            samples.map((s) => s.durationMs),
+            50,
+          ) / 1000,
+          1,
+        ),
         wall_s: round(wallMs / 1000, 1),
       },
+      goals: [
+        { metric: 'completed', op: '>=', target: TASKS },
+        { metric: 'largest_gap_max_ms', op: '<=', target: 5000 },
+      ],
       notes: [
         `${TASKS} summarize_document tasks at once (one client each): ~150-token documents in chunks of ${CHUNK_TOKENS} tokens, one chunk slowed to ~10 s by the embedded LLM.`,
         'progress delay = client receive time - emittedAt (the activity heartbeat that wrote the event); same host clock.',
         'largest gap = longest silence a client saw between tool_call and tool_progress frames while a tool ran (contract: <= 5000 ms).',
-        'result lag = from the tool\'s 100% progress to its tool_result frame (child workflow completion -> chat workflow).',
+        "result lag = from the tool's 100% progress to its tool_result frame (child workflow completion -> chat workflow).",
       ],
     };
   } finally {
@@ -130,17 +154,4 @@ export async function run(): Promise<BenchResult> {
   }
 }
 
-if (require.main === module) {
-  run().then(
-    (result) => {
-      console.table(result.metrics);
-      for (const note of result.notes ?? []) console.log(`- ${note}`);
-      console.log(JSON.stringify(result, null, 2));
-      process.exit(0);
-    },
-    (err: unknown) => {
-      console.error(err);
-      process.exit(1);
-    },
-  );
-}
+if (require.main === module) runStandalone(run);

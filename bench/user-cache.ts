@@ -19,14 +19,7 @@ import { migrate } from '../lib/migrate';
 import { applyProfilePatch } from '../lib/user-profile';
 import { UserService } from '../lib/user-service';
 import { loadUserContext } from '../lib/users';
-
-/** What every benchmark returns. */
-export interface BenchResult {
-  name: string;
-  command: string;
-  metrics: Record<string, number | string>;
-  notes?: string[];
-}
+import { percentile, runStandalone, type BenchResult } from './result';
 
 const USERS = 10_000;
 const OPS = 100_000;
@@ -86,11 +79,6 @@ function shuffle<T>(items: T[], rand: () => number): T[] {
     [items[i], items[j]] = [items[j]!, items[i]!];
   }
   return items;
-}
-
-function percentile(sorted: readonly number[], q: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * (sorted.length - 1)))]!;
 }
 
 const ms = (n: number) => Math.round(n * 1000) / 1000;
@@ -190,8 +178,6 @@ export async function run(): Promise<BenchResult> {
       if (op.kind === 'update') await users.updateProfile(ids[op.user]!, patch(i));
       else await timed(cachedLoaded, () => users.getContext(ids[op.user]!));
     });
-    noCacheLoaded.sort((a, b) => a - b);
-    cachedLoaded.sort((a, b) => a - b);
     const s = users.stats;
     const hits = s.hits - warm.hits;
     const misses = s.misses - warm.misses;
@@ -213,8 +199,6 @@ export async function run(): Promise<BenchResult> {
       const took = performance.now() - t;
       if (users.stats.hits > before) hitLatency.push(took);
     }
-    hitLatency.sort((a, b) => a - b);
-    dbLatency.sort((a, b) => a - b);
 
     const hitRate = hits / (hits + misses);
     const saved = 1 - cachedQueries / reads;
@@ -233,20 +217,25 @@ export async function run(): Promise<BenchResult> {
         dbReadQueriesNoCache: reads,
         dbReadQueriesCached: cachedQueries,
         dbQueriesSavedPct: Math.round(saved * 10_000) / 100,
-        cachedReadP50Ms: ms(percentile(hitLatency, 0.5)),
-        cachedReadP99Ms: ms(percentile(hitLatency, 0.99)),
-        dbReadP50Ms: ms(percentile(dbLatency, 0.5)),
-        dbReadP99Ms: ms(percentile(dbLatency, 0.99)),
-        loadedReadP50MsNoCache: ms(percentile(noCacheLoaded, 0.5)),
-        loadedReadP99MsNoCache: ms(percentile(noCacheLoaded, 0.99)),
-        loadedReadP50MsCached: ms(percentile(cachedLoaded, 0.5)),
-        loadedReadP99MsCached: ms(percentile(cachedLoaded, 0.99)),
+        cachedReadP50Ms: ms(percentile(hitLatency, 50)),
+        cachedReadP99Ms: ms(percentile(hitLatency, 99)),
+        dbReadP50Ms: ms(percentile(dbLatency, 50)),
+        dbReadP99Ms: ms(percentile(dbLatency, 99)),
+        loadedReadP50MsNoCache: ms(percentile(noCacheLoaded, 50)),
+        loadedReadP99MsNoCache: ms(percentile(noCacheLoaded, 99)),
+        loadedReadP50MsCached: ms(percentile(cachedLoaded, 50)),
+        loadedReadP99MsCached: ms(percentile(cachedLoaded, 99)),
         opsPerSecNoCache: Math.round(OPS / noCacheSeconds),
         opsPerSecCached: Math.round(OPS / cachedSeconds),
         staleWritesRefused: s.staleWritesRefused,
         redisErrors: s.redisErrors,
         durationSeconds: Math.round((performance.now() - started) / 100) / 10,
       },
+      goals: [
+        { metric: 'hitRatePct', op: '>=', target: 95 },
+        { metric: 'dbQueriesSavedPct', op: '>=', target: 90 },
+        { metric: 'cachedReadP99Ms', op: '<=', target: 2 },
+      ],
       notes: [
         `goals: hit rate >= 95%, queries saved >= 90%, cached read p99 <= 2 ms`,
         `hit rate and queries saved: the second ${OPS}-operation sample, the first having run from an empty cache (hitRateColdStartPct)`,
@@ -274,16 +263,4 @@ async function cleanup(redis: ReturnType<typeof createCacheRedis>, prefix: strin
   } while (cursor !== '0');
 }
 
-if (require.main === module) {
-  run().then(
-    (result) => {
-      console.table(result.metrics);
-      for (const note of result.notes ?? []) console.log(`- ${note}`);
-      console.log(JSON.stringify(result, null, 2));
-    },
-    (err: unknown) => {
-      console.error(err);
-      process.exit(1);
-    },
-  );
-}
+if (require.main === module) runStandalone(run);

@@ -1,0 +1,142 @@
+/**
+ * A bench-only {@link ApiDeps.chatRunner} that runs a chat request's steps in this
+ * process, without Temporal: the same activities, in the same order, with the same
+ * inputs as workflows/chat.ts (prepareChat -> reserveQuota -> callLlm -> settleUsage
+ * -> billing -> finishChat), so that a benchmark comparing it with the workflow
+ * measures what the orchestration costs and nothing else.
+ *
+ * Only the no-tool path: a reply that asks for tools fails the request. No retries, no
+ * cancel, no summarisation (benchmarks turn it off), no durability: never use it
+ * outside benchmarks.
+ */
+import { ApplicationFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import type { ApiDeps } from '../api/deps';
+import type { Activities } from '../activities';
+import { TOOL_NAMES, type ChatWorkflowInput, type TokenUsage } from '../contracts/definitions';
+import { errorSpecForType } from '../contracts/errors';
+
+/** The runner, and a way to wait until every request it started has ended. */
+export interface InProcessRunner {
+  run: NonNullable<ApiDeps['chatRunner']>;
+  /** Resolves when no request (billing included) is in flight. */
+  idle(): Promise<void>;
+  /** Requests that ended with an `error` event. */
+  failures: number;
+}
+
+const MAX_REMEMBERED = 100_000;
+
+/** Creates a runner over `acts` (createActivities of the bench's own deps). */
+export function createInProcessRunner(acts: Activities): InProcessRunner {
+  const seen = new Set<string>();
+  const inFlight = new Set<Promise<void>>();
+  const runner: InProcessRunner = {
+    failures: 0,
+    run(input) {
+      const key = `${input.userId}:${input.requestId}`;
+      if (seen.has(key)) return Promise.resolve('duplicate');
+      if (seen.size >= MAX_REMEMBERED) seen.clear();
+      seen.add(key);
+      const track = (p: Promise<void>) => {
+        inFlight.add(p);
+        void p.finally(() => inFlight.delete(p));
+      };
+      track(
+        runChat(acts, input, track).catch(() => {
+          runner.failures++;
+        }),
+      );
+      return Promise.resolve('started');
+    },
+    async idle() {
+      while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+    },
+  };
+  return runner;
+}
+
+/** One request, as chatWorkflow runs it; `track` keeps background work (billing) visible. */
+async function runChat(
+  acts: Activities,
+  input: ChatWorkflowInput,
+  track: (p: Promise<void>) => void,
+): Promise<void> {
+  const ids = { requestId: input.requestId, userId: input.userId };
+  let reserved: { dailyLimit: number } | undefined;
+  try {
+    const prepared = await acts.prepareChat({
+      ...ids,
+      sessionId: input.sessionId,
+      content: input.content,
+      model: input.model,
+      settings: input.settings,
+    });
+    reserved = await acts.reserveQuota({
+      ...ids,
+      plan: input.plan,
+      amount: prepared.promptTokens + input.settings.maxCompletionTokens,
+    });
+    // callLlm reads its Temporal activity context (attempt, heartbeat, cancellation).
+    const reply = await inActivity(acts.callLlm, {
+      ...ids,
+      model: input.model,
+      messages: prepared.messages,
+      maxTokens: input.settings.maxCompletionTokens,
+      round: 0,
+      tools: TOOL_NAMES,
+    });
+    if (reply.toolCalls.length > 0) {
+      throw ApplicationFailure.nonRetryable('tool calls are not supported in-process', 'Internal');
+    }
+    const settled = await settle(acts, input, reply.usage, reserved.dailyLimit);
+    // chatWorkflow starts billing as a child workflow it does not wait for.
+    track(
+      inActivity(acts.recordUsage, {
+        ...ids,
+        sessionId: input.sessionId,
+        model: input.model,
+        promptTokens: reply.usage.promptTokens,
+        completionTokens: reply.usage.completionTokens,
+        totalTokens: reply.usage.totalTokens,
+        estimated: reply.usage.estimated,
+        createdAt: settled.settledAt,
+      }).then(() => undefined),
+    );
+    await acts.finishChat({
+      ...ids,
+      sessionId: input.sessionId,
+      plan: input.plan,
+      model: input.model,
+      content: reply.content,
+      usage: reply.usage,
+    });
+  } catch (err) {
+    const spec = errorSpecForType(err instanceof ApplicationFailure ? err.type : undefined);
+    if (reserved) await settle(acts, input, zero, reserved.dailyLimit).catch(() => undefined);
+    await acts.emitEvent({
+      ...ids,
+      event: { type: 'error', code: spec.code, message: spec.message },
+    });
+    throw err;
+  }
+}
+
+/** Runs an activity that reads its Temporal context (attempt 1, never cancelled). */
+function inActivity<I, O>(fn: (input: I) => Promise<O>, input: I): Promise<O> {
+  return new MockActivityEnvironment().run<[I], O, (input: I) => Promise<O>>(fn, input);
+}
+
+const zero: TokenUsage = { promptTokens: 0, completionTokens: 0, totalTokens: 0, estimated: false };
+
+function settle(acts: Activities, input: ChatWorkflowInput, usage: TokenUsage, dailyLimit: number) {
+  return acts.settleUsage({
+    userId: input.userId,
+    requestId: input.requestId,
+    sessionId: input.sessionId,
+    model: input.model,
+    plan: input.plan,
+    usage,
+    dailyLimit,
+  });
+}
