@@ -1,8 +1,9 @@
 /**
  * Replays recorded workflow histories (test/fixtures/histories, recorded by
  * scripts/record-histories.ts) against the current workflow code. A failure means a
- * code change would break workflows already running in production: guard the change
- * with `patched()` instead of re-recording.
+ * code change would break workflows already running in production: once released,
+ * guard such a change with `patched()` instead of re-recording (before the first
+ * release, re-recording with scripts/record-histories.ts is fine).
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';

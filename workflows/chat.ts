@@ -56,14 +56,17 @@ export async function chatWorkflow(input: ChatWorkflowInput): Promise<ChatWorkfl
     await meter.settle(reply.usage);
     if (reply.summaryDue) await summarizeInBackground(input);
     phase = 'finishing';
-    const finished = await fast.finishChat({
-      ...ids,
-      sessionId: input.sessionId,
-      plan: input.plan,
-      model: input.model,
-      content: reply.content,
-      usage: reply.usage,
-    });
+    const [, finished] = await Promise.all([
+      meter.billingStarted(),
+      fast.finishChat({
+        ...ids,
+        sessionId: input.sessionId,
+        plan: input.plan,
+        model: input.model,
+        content: reply.content,
+        usage: reply.usage,
+      }),
+    ]);
     phase = 'completed';
     return { status: 'completed', messageId: finished.messageId, usage: reply.usage };
   } catch (err) {
@@ -74,6 +77,7 @@ export async function chatWorkflow(input: ChatWorkflowInput): Promise<ChatWorkfl
     await CancellationScope.nonCancellable(async () => {
       await meter.settleFailed();
       await fast.emitEvent({ ...ids, event: { type: 'error', code: spec.code, message } });
+      await meter.billingStarted();
     });
     if (spec.code === 'llm_unavailable' || spec.code === 'internal') {
       // A system failure: fail the workflow so operators see it in the Temporal UI.
