@@ -4,10 +4,12 @@ import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@te
 import {
   cancelSignal,
   chatWorkflowId,
+  type ChatSettings,
   type ChatWorkflowInput,
 } from '../contracts/definitions';
 import { ERRORS } from '../contracts/errors';
 import { quotaRefusalsTotal } from '../lib/metrics';
+import type { Config } from '../lib/config';
 import type { chatWorkflow } from '../workflows/chat';
 import type { AuthUser } from './auth';
 import type { ApiDeps } from './deps';
@@ -25,7 +27,11 @@ export interface StartChat {
 const CHAT_EXECUTION_TIMEOUT = '1h';
 
 /** True when the session exists and belongs to the user. */
-export async function ownsSession(deps: ApiDeps, userId: string, sessionId: string): Promise<boolean> {
+export async function ownsSession(
+  deps: ApiDeps,
+  userId: string,
+  sessionId: string,
+): Promise<boolean> {
   const { rows } = await deps.db.query<{ user_id: string }>(
     'SELECT user_id FROM chat_sessions WHERE id = $1',
     [sessionId],
@@ -71,17 +77,7 @@ export async function startChat(
     model: req.model ?? config.llm.model,
     plan: user.plan,
     taskQueues: config.taskQueues,
-    settings: {
-      maxHistoryMessages: config.maxHistoryMessages,
-      maxCompletionTokens: config.maxCompletionTokens,
-      contextSafetyMargin: config.contextSafetyMargin,
-      summaryThreshold: config.summaryThreshold,
-      summaryMinNewMessages: config.summaryMinNewMessages,
-      summaryModel: config.summaryLlm.model,
-      summaryMaxTokens: config.summaryMaxTokens,
-      llmAttemptTimeoutMs: config.llmAttemptTimeoutMs,
-      llmMaxAttempts: config.llmMaxAttempts,
-    },
+    settings: chatSettings(config),
   };
   const outcome = await (deps.chatRunner ?? ((i) => startChatWorkflow(deps, i)))(input);
   if (outcome === 'duplicate') {
@@ -89,6 +85,21 @@ export async function startChat(
     return { requestId, duplicate: true };
   }
   return { requestId, duplicate: false };
+}
+
+/** The settings a chat workflow gets from config (workflows never read config). */
+export function chatSettings(config: Readonly<Config>): ChatSettings {
+  return {
+    maxHistoryMessages: config.maxHistoryMessages,
+    maxCompletionTokens: config.maxCompletionTokens,
+    contextSafetyMargin: config.contextSafetyMargin,
+    summaryThreshold: config.summaryThreshold,
+    summaryMinNewMessages: config.summaryMinNewMessages,
+    summaryModel: config.summaryLlm.model,
+    summaryMaxTokens: config.summaryMaxTokens,
+    llmAttemptTimeoutMs: config.llmAttemptTimeoutMs,
+    llmMaxAttempts: config.llmMaxAttempts,
+  };
 }
 
 /** The default {@link ApiDeps.chatRunner}: starts the request's chat workflow. */
@@ -112,7 +123,11 @@ async function startChatWorkflow(
 }
 
 /** True when the user has a request with this id (events kept, or workflow known). */
-export async function requestExists(deps: ApiDeps, userId: string, requestId: string): Promise<boolean> {
+export async function requestExists(
+  deps: ApiDeps,
+  userId: string,
+  requestId: string,
+): Promise<boolean> {
   if (await deps.events.exists(userId, requestId)) return true;
   try {
     await deps.temporal.workflow.getHandle(chatWorkflowId(userId, requestId)).describe();

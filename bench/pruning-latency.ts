@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { createActivities } from '../activities';
+import { chatSettings } from '../api/chat';
 import { loadConfig } from '../lib/config';
 import { createLogger } from '../lib/logger';
 import { summaryMessage } from '../lib/pruner';
@@ -118,17 +119,7 @@ export async function prepareTimes(): Promise<{
       series.push({ ...spec, sessionId, times: [] });
     }
     await db.query('ANALYZE chat_messages');
-    const settings = {
-      maxHistoryMessages: config.maxHistoryMessages,
-      maxCompletionTokens: config.maxCompletionTokens,
-      contextSafetyMargin: config.contextSafetyMargin,
-      summaryThreshold: config.summaryThreshold,
-      summaryMinNewMessages: config.summaryMinNewMessages,
-      summaryModel: config.summaryLlm.model,
-      summaryMaxTokens: config.summaryMaxTokens,
-      llmAttemptTimeoutMs: config.llmAttemptTimeoutMs,
-      llmMaxAttempts: config.llmMaxAttempts,
-    };
+    const settings = chatSettings(config);
     for (let i = 0; i < WARMUP + CALLS; i++) {
       for (const s of series) {
         const requestId = randomUUID();
