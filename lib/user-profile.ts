@@ -3,7 +3,7 @@
  * views other than the full context (lib/users.ts `loadUserContext`), and the update.
  */
 import type { Pool } from 'pg';
-import { engagementLevel, type EngagementLevel } from './users';
+import { engagementLevel, loadUserContext, type EngagementLevel } from './users';
 
 /** Allowed values of the editable fields (API.md `PATCH /v1/me`). */
 export const PROFILE_LIMITS = Object.freeze({
@@ -79,32 +79,15 @@ export async function loadPreferences(
   db: Pool,
   userId: string,
 ): Promise<UserPreferences | undefined> {
-  const { rows } = await db.query<{
-    depth_preference: string;
-    curiosity_preference: string;
-    flame_level: number;
-    flame_brightness: number;
-    persona_type: string;
-    active_slots: string[] | null;
-    daily_cap: number | null;
-  }>(
-    `SELECT u.depth_preference, u.curiosity_preference, u.flame_level, u.flame_brightness,
-            u.persona_type, p.active_slots, p.daily_cap
-       FROM users u LEFT JOIN push_preferences p ON p.user_id = u.id
-      WHERE u.id = $1`,
-    [userId],
-  );
-  const r = rows[0];
-  if (!r) return undefined;
+  // The same row as the user context: one query shape for both views.
+  const ctx = await loadUserContext(db, userId);
+  if (!ctx) return undefined;
   return {
     userId,
-    depthPreference: r.depth_preference,
-    curiosityPreference: r.curiosity_preference,
-    flameLevel: r.flame_level,
-    flameBrightness: r.flame_brightness,
-    personaType: r.persona_type,
-    activeSlots: r.active_slots ?? [],
-    dailyCap: r.daily_cap ?? 5,
+    ...ctx.preferences,
+    personaType: ctx.personaType,
+    activeSlots: ctx.activeSlots,
+    dailyCap: ctx.dailyCap,
   };
 }
 

@@ -19,12 +19,7 @@ after(async () => {
   await sys?.stop();
 });
 
-async function newChat() {
-  const user = sys.newUser();
-  const sessionId = await sys.createSession(user.token);
-  const client = await sys.connect(user.token);
-  return { ...user, sessionId, client };
-}
+const newChat = () => sys.newChat();
 
 function eventIdsInOrder(frames: Frame[]): void {
   const ids = frames.filter((f) => f.eventId !== undefined).map((f) => String(f.eventId));

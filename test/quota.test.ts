@@ -42,12 +42,7 @@ after(async () => {
   await sys?.stop();
 });
 
-async function newChat() {
-  const user = sys.newUser();
-  const sessionId = await sys.createSession(user.token);
-  const client = await sys.connect(user.token);
-  return { ...user, sessionId, client };
-}
+const newChat = () => sys.newChat();
 
 const llmCallsWith = (text: string) =>
   sys.llm.stats.calls.filter((c) => c.lastUserMessage.includes(text)).length;

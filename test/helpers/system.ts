@@ -35,6 +35,8 @@ export interface TestSystem {
   wsUrl: string;
   /** A new user's token. */
   newUser(plan?: Plan): { userId: string; token: string };
+  /** A new user with a session and an open socket. */
+  newChat(plan?: Plan): Promise<{ userId: string; token: string; sessionId: string; client: TestClient }>;
   /** Opens an authenticated socket. */
   connect(token: string): Promise<TestClient>;
   /** Creates a chat session over HTTP. */
@@ -94,6 +96,12 @@ export async function startSystem(options: SystemOptions = {}): Promise<TestSyst
     newUser(plan: Plan = 'free') {
       const userId = randomUUID();
       return { userId, token: signToken(config.jwtSecret, { userId, plan, name: 'tester' }) };
+    },
+    async newChat(plan: Plan = 'free') {
+      const user = system.newUser(plan);
+      const sessionId = await system.createSession(user.token);
+      const client = await system.connect(user.token);
+      return { ...user, sessionId, client };
     },
     connect(token: string) {
       return TestClient.connect(wsUrl, { Authorization: `Bearer ${token}` });
