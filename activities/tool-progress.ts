@@ -1,5 +1,5 @@
 /**
- * Progress of a long-running tool. One helper drives both channels (DESIGN.md
+ * Progress of a long-running tool. One helper drives both channels (docs/ARCHITECTURE.md
  * "Heartbeats are the progress channel"): it heartbeats `{progress, message,
  * checkpoint}` (shown in the Temporal UI, and what a retried attempt resumes from)
  * and writes the same progress as a `tool_progress` event to the chat request's

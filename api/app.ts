@@ -1,4 +1,4 @@
-/** HTTP routes (API.md "HTTP"). */
+/** HTTP routes (docs/API.md "HTTP"). */
 import { randomUUID } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { ERRORS } from '../contracts/errors';

@@ -1,4 +1,4 @@
-/** Bearer-token authentication (HS256 JWTs, API.md "Authentication"). */
+/** Bearer-token authentication (HS256 JWTs, docs/API.md "Authentication"). */
 import type { IncomingMessage } from 'node:http';
 import jwt from 'jsonwebtoken';
 import type { Plan } from '../contracts/definitions';

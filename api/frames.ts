@@ -1,4 +1,4 @@
-/** Validation of client frames (API.md "Client -> server"). Unknown fields are ignored. */
+/** Validation of client frames (docs/API.md "Client -> server"). Unknown fields are ignored. */
 import { z } from 'zod';
 
 const uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a UUID');

@@ -1,5 +1,5 @@
 /**
- * Benchmark of monitoring overhead (SPEC.md "P3": monitoring must cost little): chat
+ * Benchmark of monitoring overhead (docs/SPEC.md "P3": monitoring must cost little): chat
  * requests per second with metrics on vs off, side by side in one run.
  *
  * One system (API, in-process workers, embedded LLM; Temporal, Postgres, Redis of the

@@ -1,5 +1,5 @@
 /**
- * Benchmark of context pruning (issue 3, SPEC.md "P0"), with the product's defaults
+ * Benchmark of context pruning (issue 3, docs/SPEC.md "P0"), with the product's defaults
  * (window of 10 messages, summaries past 20, in batches of 10):
  *
  * (a) a scripted 100-turn conversation through the real system (replies of 150 tokens):

@@ -1,5 +1,5 @@
 /**
- * Benchmark of token metering (SPEC.md "P1 Token metering") on the real local stack:
+ * Benchmark of token metering (docs/SPEC.md "P1 Token metering") on the real local stack:
  *
  * 1. reserve + settle latency: the two Redis scripts a chat request pays around its LLM
  *    call (p50/p99), alone and as the activities run them (with the override lookup in

@@ -1,5 +1,5 @@
 /**
- * Benchmark of long-running tool progress (SPEC.md "P2"): 50 `summarize_document`
+ * Benchmark of long-running tool progress (docs/SPEC.md "P2"): 50 `summarize_document`
  * tasks at once, each with one slow chunk, over 50 WebSocket clients. Measures the
  * delay from the moment a tool's activity emits progress (its heartbeat; `emittedAt`
  * in the `tool_progress` event) to the moment the client receives the frame, and the

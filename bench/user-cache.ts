@@ -1,5 +1,5 @@
 /**
- * Benchmark of the user profile cache (SPEC.md "P1"): Zipf-distributed reads
+ * Benchmark of the user profile cache (docs/SPEC.md "P1"): Zipf-distributed reads
  * (s = 1.1) over 10,000 users with 1% profile updates, run against Postgres alone and
  * through the cache, side by side in one run, on the same operation sequence.
  *

@@ -145,7 +145,7 @@ export interface LlmToolCall {
 }
 
 // ---------------------------------------------------------------------------------
-// Tools (SPEC.md "P2"): fast tools run inside the chat request; long-running ones run
+// Tools (docs/SPEC.md "P2"): fast tools run inside the chat request; long-running ones run
 // as their own `toolWorkflow` on the tools task queue, a child of the chat workflow.
 
 /** Every tool the LLM is offered. The registry (tools/registry.ts) defines each one. */
@@ -182,7 +182,7 @@ export const SESSION_ID_SEARCH_ATTRIBUTE = defineSearchAttributeKey('SessionId',
 
 export type ToolStatus = 'running' | 'completed' | 'failed' | 'cancelled';
 
-/** A task as `GET /v1/tasks/:taskId` answers it (API.md). */
+/** A task as `GET /v1/tasks/:taskId` answers it (docs/API.md). */
 export interface ToolState {
   taskId: string;
   tool: string;

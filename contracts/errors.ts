@@ -1,6 +1,6 @@
 /**
  * The error catalog: every failure a client can see, with its stable contract code
- * (API.md), HTTP status and default message. The API maps failures through this
+ * (docs/API.md), HTTP status and default message. The API maps failures through this
  * catalog to HTTP answers and WebSocket `error` frames; nothing matches on message text.
  *
  * Activities raise domain failures as `ApplicationFailure.create({ type, nonRetryable })`

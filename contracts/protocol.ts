@@ -1,5 +1,5 @@
 /**
- * The WebSocket protocol's server-to-client frames (API.md, "WebSocket /v1/ws").
+ * The WebSocket protocol's server-to-client frames (docs/API.md, "WebSocket /v1/ws").
  *
  * A request's events are written by activities to the request's Redis Stream as
  * {@link RequestEvent}s; the API relay adds `requestId` and `eventId` when it sends them.

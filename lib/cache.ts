@@ -27,7 +27,7 @@ import { cacheHitsTotal } from './metrics';
 import { RetryQueue } from './cache-retry';
 import { evalScript, INVALIDATE, TRY_LOCK, WRITE_IF_GENERATION } from './cache-scripts';
 
-/** Tunables; the defaults suit the user profile cache (SPEC.md "P1"). */
+/** Tunables; the defaults suit the user profile cache (docs/SPEC.md "P1"). */
 export interface CacheSettings {
   ttlMs: number;
   /** Entries live between `ttlMs * (1 - jitter)` and `ttlMs`. */

@@ -1,6 +1,6 @@
 /**
  * Configuration, read once at boot from the environment into a validated, frozen
- * object (API.md "Configuration"). Nothing else reads process.env; workflows get what
+ * object (docs/API.md "Configuration"). Nothing else reads process.env; workflows get what
  * they need as input.
  */
 import { DEFAULT_TASK_QUEUES, type TaskQueues } from '../contracts/definitions';

@@ -1,6 +1,6 @@
 /**
  * The per-request event log: one Redis Stream per chat request, written by activities
- * and read by any API process (DESIGN.md "Events to the client travel through one
+ * and read by any API process (docs/ARCHITECTURE.md "Events to the client travel through one
  * Redis Stream per request").
  *
  * Every append goes through one Lua script that, atomically:

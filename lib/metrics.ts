@@ -1,5 +1,5 @@
 /**
- * Prometheus metrics (SPEC.md "P3"), one registry per process. Labels never carry
+ * Prometheus metrics (docs/SPEC.md "P3"), one registry per process. Labels never carry
  * user, session or request ids: their values come from small fixed sets (methods,
  * statuses, model names, tool names, cache types).
  *

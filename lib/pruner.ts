@@ -1,7 +1,7 @@
 /**
  * ContextPruner: builds the prompt of a chat request from the system prompt, the
  * summary of the earlier conversation (when one exists) and the most recent messages,
- * within the model's token budget (SPEC.md "P0 Context pruning").
+ * within the model's token budget (docs/SPEC.md "P0 Context pruning").
  *
  * Rules:
  * - at most `maxMessages` recent messages, then fewer, oldest first, until the prompt

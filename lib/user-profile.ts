@@ -5,7 +5,7 @@
 import type { Pool } from 'pg';
 import { engagementLevel, loadUserContext, type EngagementLevel } from './users';
 
-/** Allowed values of the editable fields (API.md `PATCH /v1/me`). */
+/** Allowed values of the editable fields (docs/API.md `PATCH /v1/me`). */
 export const PROFILE_LIMITS = Object.freeze({
   nicknameMaxChars: 64,
   timezoneMaxChars: 64,

@@ -1,5 +1,5 @@
 /**
- * The user service (SPEC.md "P1 User profile cache"): the user's context, analytics
+ * The user service (docs/SPEC.md "P1 User profile cache"): the user's context, analytics
  * summary and preferences, each cache-aside in Redis (lib/cache.ts), and profile
  * updates that commit to Postgres and then invalidate every cached view of the user.
  * The API (`/v1/me`) and the chat workflow's prompt step read users through it.

@@ -1,6 +1,6 @@
 /**
  * The users repository: rows in `users` + `push_preferences`, and the user context the
- * API and the chat prompt use (SPEC.md "P1 User profile cache" lists the fields).
+ * API and the chat prompt use (docs/SPEC.md "P1 User profile cache" lists the fields).
  */
 import type { Pool } from 'pg';
 import type { Plan } from '../contracts/definitions';

@@ -1,6 +1,6 @@
 /**
  * Directives that script the embedded local LLM from the last user message
- * (API.md "The embedded local LLM"), e.g. `[[tokens:50]]` or `[[tool:calculator {"expression":"1+1"}]]`.
+ * (docs/API.md "The embedded local LLM"), e.g. `[[tokens:50]]` or `[[tool:calculator {"expression":"1+1"}]]`.
  *
  * Pure functions: a directive with bad syntax or an out-of-range value is not a
  * directive at all and stays in the text as typed.

@@ -1,6 +1,6 @@
 /**
  * What the local LLM answers: a pure, deterministic function of the request and the
- * directives of its last user message (API.md "The embedded local LLM").
+ * directives of its last user message (docs/API.md "The embedded local LLM").
  */
 import type { TiktokenEncoding } from 'tiktoken';
 import { countTextTokens } from '../lib/tokens';

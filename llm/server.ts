@@ -1,5 +1,5 @@
 /**
- * The embedded OpenAI-compatible LLM (API.md "The embedded local LLM"): deterministic
+ * The embedded OpenAI-compatible LLM (docs/API.md "The embedded local LLM"): deterministic
  * replies scripted by directives in the last user message, exact tiktoken usage.
  * The default LLM of `npm start` and the one every test talks to.
  */

@@ -1,7 +1,7 @@
 /**
  * The deployment files are valid for their own tools: docker-compose.yml for the
  * Compose CLI, the Prometheus config and rules for promtool (scripts/check-compose.sh,
- * which installs what is missing), and the stack has the shape DESIGN.md describes.
+ * which installs what is missing), and the stack has the shape docs/ARCHITECTURE.md describes.
  * No Docker engine is needed. Skips, with the reason, when no Compose CLI can be had.
  */
 import { spawnSync } from 'node:child_process';

@@ -1,5 +1,5 @@
 /**
- * Monitoring end to end (SPEC.md "P3"): a real Prometheus scrapes a running system (the
+ * Monitoring end to end (docs/SPEC.md "P3"): a real Prometheus scrapes a running system (the
  * API's /metrics, the worker's registry on its own port, the Temporal SDK exporter),
  * WebSocket traffic goes through it, and every PromQL expression of the Grafana
  * dashboard and of the alert rules is evaluated through Prometheus' HTTP API.

@@ -1,5 +1,5 @@
 /**
- * Tools end to end (SPEC.md "P2", API.md "Tools"), on the real stack: the LLM tool
+ * Tools end to end (docs/SPEC.md "P2", docs/API.md "Tools"), on the real stack: the LLM tool
  * loop, the calculator, `summarize_document` as a long-running task with progress at
  * least every 5 s, cancellation from the socket and over HTTP, the task endpoints,
  * resume after a disconnect, and a tools worker killed mid-tool (a child process) whose

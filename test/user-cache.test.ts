@@ -1,5 +1,5 @@
 /**
- * The user profile cache (SPEC.md "P1") on real Postgres and Redis: cache-aside with
+ * The user profile cache (docs/SPEC.md "P1") on real Postgres and Redis: cache-aside with
  * TTL, invalidation of every view, the stale write-back race, stampede protection,
  * negative caching, and Redis outages (on a throwaway redis-server of our own).
  */

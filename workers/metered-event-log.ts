@@ -10,7 +10,7 @@
  * API replica. (A terminal write whose Redis reply is lost is retried, refused, and
  * so never counted: a request is counted at most once.)
  *
- * `method` is `ws`: chat requests only come in over the WebSocket (API.md). Requests
+ * `method` is `ws`: chat requests only come in over the WebSocket (docs/API.md). Requests
  * the API refuses before starting a workflow (rate limit, unknown session) are not
  * chat requests here; refusals are counted in `quota_refusals_total`.
  */

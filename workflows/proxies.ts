@@ -1,5 +1,5 @@
 /**
- * Activity proxies shared by the workflows, one per timeout class (STYLE.md).
+ * Activity proxies shared by the workflows, one per timeout class (docs/ARCHITECTURE.md).
  * Workflows import activities with `import type` only.
  */
 import { proxyActivities, proxyLocalActivities } from '@temporalio/workflow';

@@ -1,4 +1,4 @@
-/** `GET /v1/me` and `PATCH /v1/me`: the caller's profile (API.md "HTTP"). */
+/** `GET /v1/me` and `PATCH /v1/me`: the caller's profile (docs/API.md "HTTP"). */
 import express, { type Request, type Router } from 'express';
 import { z } from 'zod';
 import { ERRORS } from '../../contracts/errors';

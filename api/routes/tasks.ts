@@ -1,5 +1,5 @@
 /**
- * Long-running tool tasks (API.md "HTTP"): `GET /v1/tasks/:taskId` answers the task's
+ * Long-running tool tasks (docs/API.md "HTTP"): `GET /v1/tasks/:taskId` answers the task's
  * state, `POST /v1/tasks/:taskId/cancel` cancels it (the tool stops at its next
  * heartbeat; the chat request it belongs to ends with `error` `cancelled`). A task of
  * another user answers 404, exactly as one that does not exist.

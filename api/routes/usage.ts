@@ -1,4 +1,4 @@
-/** `GET /v1/me/usage?days=N`: the caller's token usage and quotas (API.md "HTTP"). */
+/** `GET /v1/me/usage?days=N`: the caller's token usage and quotas (docs/API.md "HTTP"). */
 import express, { type Request, type Router } from 'express';
 import type { Redis } from 'ioredis';
 import type { Plan } from '../../contracts/definitions';

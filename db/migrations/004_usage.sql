@@ -1,4 +1,4 @@
--- Token usage ledger and per-user quota overrides (SPEC.md "P1 Token metering").
+-- Token usage ledger and per-user quota overrides (docs/SPEC.md "P1 Token metering").
 
 -- One row per chat request that used tokens, written by the billing workflow. The key
 -- (user_id, request_id) makes the insert idempotent (`ON CONFLICT DO NOTHING`): a

@@ -17,7 +17,7 @@ import { createWorkers, runWorkers, shutdownWorkers } from '../../workers/worker
 import { TestClient } from './ws-client';
 
 export interface SystemOptions {
-  /** Environment overrides (as the env vars of API.md). */
+  /** Environment overrides (as the env vars of docs/API.md). */
   env?: Record<string, string>;
   /** Start no worker (tests that start their own). */
   noWorker?: boolean;
