@@ -31,6 +31,25 @@ export default tseslint.config(
     },
   },
   {
+    // Failure types come from the catalog (contracts/errors.ts): raise with `failure()`,
+    // list non-retryable types as FAILURE_TYPES constants, so a typo is a compile error.
+    files: ['**/*.ts'],
+    ignores: ['contracts/errors.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "MemberExpression[object.name='ApplicationFailure'][property.name=/^(create|retryable|nonRetryable)$/]",
+          message: 'Raise failures with failure(FAILURE_TYPES.X, ...) from contracts/errors.ts.',
+        },
+        {
+          selector: "Property[key.name='nonRetryableErrorTypes'] Literal",
+          message: 'List non-retryable types as FAILURE_TYPES constants from contracts/errors.ts.',
+        },
+      ],
+    },
+  },
+  {
     files: ['workflows/**/*.ts', 'contracts/**/*.ts'],
     rules: {
       'no-restricted-imports': [

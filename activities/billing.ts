@@ -5,8 +5,8 @@
  * workflow, without ever adding a second row.
  */
 import { Context } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
 import type { BillingResult, UsageRecord } from '../contracts/definitions';
+import { FAILURE_TYPES, failure } from '../contracts/errors';
 import { billingFailuresTotal } from '../lib/metrics';
 import { insertUsage } from '../lib/usage-ledger';
 import type { ActivityDeps } from './deps';
@@ -27,13 +27,13 @@ export function createBillingActivities(deps: ActivityDeps) {
       const attempt = Context.current().info.attempt;
       deps.logger.warn('billing insert failed', { attempt, code, message });
       if (typeof code === 'string' && PERMANENT_SQLSTATE.test(code)) {
-        throw ApplicationFailure.create({
-          type: 'InvalidBillingRecord',
-          message: `billing record refused by the database (${code}): ${message}`,
-          nonRetryable: true,
-        });
+        throw failure(
+          FAILURE_TYPES.InvalidBillingRecord,
+          `billing record refused by the database (${code}): ${message}`,
+          { nonRetryable: true },
+        );
       }
-      throw ApplicationFailure.retryable(`billing insert failed: ${message}`, 'BillingUnavailable');
+      throw failure(FAILURE_TYPES.BillingUnavailable, `billing insert failed: ${message}`);
     }
   }
 

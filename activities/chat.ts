@@ -2,8 +2,8 @@
  * The short steps of a chat request, run as local activities (they are fast and close
  * to the workflow, so they cost no extra round trip through the Temporal server).
  */
-import { ApplicationFailure } from '@temporalio/common';
 import type { ChatSettings, Plan, PromptMessage, TokenUsage } from '../contracts/definitions';
+import { FAILURE_TYPES, failure } from '../contracts/errors';
 import type { RequestEvent } from '../contracts/protocol';
 import { systemPrompt } from '../lib/prompt';
 import { prune, type HistoryMessage } from '../lib/pruner';
@@ -72,11 +72,7 @@ export function createChatActivities(deps: ActivityDeps) {
       [input.sessionId],
     );
     if (owner.rows[0]?.user_id !== input.userId) {
-      throw ApplicationFailure.create({
-        type: 'NotFound',
-        message: 'session not found',
-        nonRetryable: true,
-      });
+      throw failure(FAILURE_TYPES.NotFound, 'session not found', { nonRetryable: true });
     }
     const user = await deps.userService.getContext(input.userId);
     const { settings } = input;
@@ -87,11 +83,11 @@ export function createChatActivities(deps: ActivityDeps) {
     const budget =
       model.contextWindow - settings.maxCompletionTokens - settings.contextSafetyMargin;
     if (REPLY_PRIMING_TOKENS + systemTokens + tokens > budget) {
-      throw ApplicationFailure.create({
-        type: 'ContextTooLarge',
-        message: `the message needs ${tokens} tokens; ${input.model} leaves ${Math.max(0, budget - systemTokens - REPLY_PRIMING_TOKENS)} for it`,
-        nonRetryable: true,
-      });
+      throw failure(
+        FAILURE_TYPES.ContextTooLarge,
+        `the message needs ${tokens} tokens; ${input.model} leaves ${Math.max(0, budget - systemTokens - REPLY_PRIMING_TOKENS)} for it`,
+        { nonRetryable: true },
+      );
     }
     const inserted = await db.query<{ id: string }>(
       `INSERT INTO chat_messages (session_id, request_id, message_key, role, content, tokens, model)

@@ -8,9 +8,10 @@
  * can no longer interleave.
  */
 import { Context } from '@temporalio/activity';
-import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { CancelledFailure, type ApplicationFailure } from '@temporalio/common';
 import { APIConnectionError, APIError } from 'openai';
 import type { LlmToolCall, PromptMessage, TokenUsage } from '../contracts/definitions';
+import { FAILURE_TYPES, failure } from '../contracts/errors';
 import { countPromptTokens, countTextTokens, modelInfo } from '../lib/tokens';
 import { toolDefinitions } from '../tools/registry';
 import type { ActivityDeps } from './deps';
@@ -158,18 +159,20 @@ function estimateUsage(
 /** Maps an LLM client error to a Temporal failure: retryable or not, by its kind. */
 export function toFailure(err: unknown, idle: boolean): ApplicationFailure {
   if (idle) {
-    return ApplicationFailure.retryable('LLM stream stalled', 'LlmTransient');
+    return failure(FAILURE_TYPES.LlmTransient, 'LLM stream stalled');
   }
   if (err instanceof APIError && !(err instanceof APIConnectionError)) {
     const status: number | undefined = (err as { status?: number }).status;
     if (status === 400 && err.code === 'context_length_exceeded') {
-      return ApplicationFailure.nonRetryable(err.message, 'ContextTooLarge');
+      return failure(FAILURE_TYPES.ContextTooLarge, err.message, { nonRetryable: true });
     }
     if (!isRetryableStatus(status)) {
-      return ApplicationFailure.nonRetryable(`LLM answered ${status ?? 'an error'}`, 'LlmUnavailable');
+      return failure(FAILURE_TYPES.LlmUnavailable, `LLM answered ${status ?? 'an error'}`, {
+        nonRetryable: true,
+      });
     }
-    return ApplicationFailure.retryable(`LLM answered ${status ?? 'an error'}`, 'LlmTransient');
+    return failure(FAILURE_TYPES.LlmTransient, `LLM answered ${status ?? 'an error'}`);
   }
   const message = err instanceof Error ? err.message : String(err);
-  return ApplicationFailure.retryable(`LLM call failed: ${message}`, 'LlmTransient');
+  return failure(FAILURE_TYPES.LlmTransient, `LLM call failed: ${message}`);
 }

@@ -3,9 +3,8 @@
  * path (success, failure, cancel). Both are short Redis scripts (lib/usage-counters.ts)
  * run as local activities; `reserve` may first rebuild lost counters from the ledger.
  */
-import { ApplicationFailure } from '@temporalio/common';
 import type { Plan, TokenUsage } from '../contracts/definitions';
-import { ERRORS } from '../contracts/errors';
+import { ERRORS, FAILURE_TYPES, failure } from '../contracts/errors';
 import { quotaRefusalsTotal, tokensConsumedTotal } from '../lib/metrics';
 import type { QuotaLimits, ReserveVerdict } from '../lib/usage-counters';
 import { ledgerBase, limitsFor, startOfUtcDay, startOfUtcMonth } from '../lib/usage-ledger';
@@ -98,9 +97,7 @@ export function createQuotaActivities(deps: ActivityDeps) {
     );
     if (!verdict.ok) {
       quotaRefusalsTotal.inc({ reason: verdict.scope });
-      throw ApplicationFailure.create({
-        type: 'QuotaExceeded',
-        message: refusalMessage(verdict, limits, input.amount, now),
+      throw failure(FAILURE_TYPES.QuotaExceeded, refusalMessage(verdict, limits, input.amount, now), {
         nonRetryable: true,
         details: [{ scope: verdict.scope }],
       });

@@ -7,8 +7,8 @@
  * bounded batches, through the summary LLM. Failures feed a circuit breaker shared by
  * all workers; while it is open, runs are skipped and chat goes on with the window.
  */
-import { ApplicationFailure } from '@temporalio/common';
 import type { SummarizeWorkflowInput, SummarizeWorkflowResult } from '../contracts/definitions';
+import { FAILURE_TYPES, failure } from '../contracts/errors';
 import { summarizationFailuresTotal } from '../lib/metrics';
 import { summaryMessage } from '../lib/pruner';
 import { countMessageTokens, modelInfo } from '../lib/tokens';
@@ -81,9 +81,9 @@ export function createSummaryActivities(deps: ActivityDeps) {
       } catch (err) {
         summarizationFailuresTotal.inc();
         await deps.summaryBreaker.recordFailure();
-        throw ApplicationFailure.retryable(
+        throw failure(
+          FAILURE_TYPES.SummaryLlmFailed,
           `summary LLM failed: ${err instanceof Error ? err.message : String(err)}`,
-          'SummaryLlmFailed',
         );
       }
       await deps.summaryBreaker.recordSuccess();

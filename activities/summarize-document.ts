@@ -10,8 +10,9 @@
  * reporting and ends cancelled.
  */
 import { Context } from '@temporalio/activity';
-import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { CancelledFailure } from '@temporalio/common';
 import type { TokenUsage, ToolHeartbeat } from '../contracts/definitions';
+import { FAILURE_TYPES, failure } from '../contracts/errors';
 import { countPromptTokens, countTextTokens, modelInfo } from '../lib/tokens';
 import { chunkText } from '../tools/chunking';
 import { DEFAULT_CHUNK_TOKENS, summarizeDocumentArgs } from '../tools/registry';
@@ -106,9 +107,7 @@ export function createSummarizeDocumentActivities(deps: ActivityDeps) {
     const ctx = Context.current();
     const parsed = summarizeDocumentArgs.safeParse(input.args);
     if (!parsed.success) {
-      throw ApplicationFailure.create({
-        type: 'InvalidToolArguments',
-        message: 'invalid arguments for summarize_document',
+      throw failure(FAILURE_TYPES.InvalidToolArguments, 'invalid arguments for summarize_document', {
         nonRetryable: true,
       });
     }

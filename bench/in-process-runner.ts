@@ -9,12 +9,11 @@
  * cancel, no summarisation (benchmarks turn it off), no durability: never use it
  * outside benchmarks.
  */
-import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import type { ApiDeps } from '../api/deps';
 import type { Activities } from '../activities';
 import { TOOL_NAMES, type ChatWorkflowInput, type TokenUsage } from '../contracts/definitions';
-import { errorSpecForType } from '../contracts/errors';
+import { errorSpecForType, FAILURE_TYPES, failure, failureType } from '../contracts/errors';
 
 /** The runner, and a way to wait until every request it started has ended. */
 export interface InProcessRunner {
@@ -87,7 +86,7 @@ async function runChat(
       tools: TOOL_NAMES,
     });
     if (reply.toolCalls.length > 0) {
-      throw ApplicationFailure.nonRetryable('tool calls are not supported in-process', 'Internal');
+      throw failure(FAILURE_TYPES.Internal, 'tool calls are not supported in-process', { nonRetryable: true });
     }
     const settled = await settle(acts, input, reply.usage, reserved.dailyLimit);
     // chatWorkflow starts billing as a child workflow it does not wait for.
@@ -112,7 +111,7 @@ async function runChat(
       usage: reply.usage,
     });
   } catch (err) {
-    const spec = errorSpecForType(err instanceof ApplicationFailure ? err.type : undefined);
+    const spec = errorSpecForType(failureType(err));
     if (reserved) await settle(acts, input, zero, reserved.dailyLimit).catch(() => undefined);
     await acts.emitEvent({
       ...ids,

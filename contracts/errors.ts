@@ -3,11 +3,14 @@
  * (docs/API.md), HTTP status and default message. The API maps failures through this
  * catalog to HTTP answers and WebSocket `error` frames; nothing matches on message text.
  *
- * Activities raise domain failures as `ApplicationFailure.create({ type, nonRetryable })`
- * where `type` is a key of {@link ERRORS}; workflows branch on that type.
+ * It is also the one home of the `ApplicationFailure` types the activities throw and the
+ * workflows branch on ({@link FAILURE_TYPES}): activities raise them with {@link failure},
+ * workflows test them with {@link failureType} or list them in retry policies as
+ * {@link FailureType} arrays, so a misspelt type is a compile error, not a silent retry.
  *
- * Pure data: importable from workflows.
+ * Pure data and pure functions: importable from workflows.
  */
+import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
 
 export type ErrorCode =
   | 'bad_request'
@@ -68,4 +71,74 @@ export function errorSpecForType(type: string | undefined | null): ErrorSpec {
 export function errorSpecForCode(code: ErrorCode): ErrorSpec {
   for (const spec of Object.values(ERRORS)) if (spec.code === code) return spec;
   return ERRORS.Internal;
+}
+
+/**
+ * Failure types that carry no contract code of their own: clients see them as
+ * `internal` (or, for the LLM's, as `llm_unavailable` once retries run out).
+ */
+type BackendFailureType =
+  /** The LLM call failed in a way a retry may fix (5xx, 429, stalled stream, connection). */
+  | 'LlmTransient'
+  /** The billing insert failed in a way a retry may fix (Postgres down, timeout). */
+  | 'BillingUnavailable'
+  /** The database refused a billing record outright: no retry can land it. */
+  | 'InvalidBillingRecord'
+  /** The summary LLM call failed; the summariser retries it. */
+  | 'SummaryLlmFailed';
+
+/** Every `ApplicationFailure` type raised or matched in this codebase. */
+export type FailureType = ErrorType | BackendFailureType;
+
+/**
+ * The failure types as constants: `FAILURE_TYPES.QuotaExceeded` instead of the string,
+ * so a typo does not compile. The mapped type keeps the list exhaustive.
+ */
+export const FAILURE_TYPES: { readonly [T in FailureType]: T } = {
+  BadRequest: 'BadRequest',
+  Unauthorized: 'Unauthorized',
+  NotFound: 'NotFound',
+  QuotaExceeded: 'QuotaExceeded',
+  RateLimited: 'RateLimited',
+  PayloadTooLarge: 'PayloadTooLarge',
+  ContextTooLarge: 'ContextTooLarge',
+  LlmUnavailable: 'LlmUnavailable',
+  Cancelled: 'Cancelled',
+  InvalidToolArguments: 'InvalidToolArguments',
+  Internal: 'Internal',
+  LlmTransient: 'LlmTransient',
+  BillingUnavailable: 'BillingUnavailable',
+  InvalidBillingRecord: 'InvalidBillingRecord',
+  SummaryLlmFailed: 'SummaryLlmFailed',
+};
+
+/** Options of {@link failure}; `nonRetryable` defaults to false (Temporal retries it). */
+export interface FailureOptions {
+  readonly nonRetryable?: boolean;
+  readonly details?: unknown[];
+  readonly cause?: Error;
+}
+
+/** An `ApplicationFailure` of a catalogued type: how activities and workflows raise failures. */
+export function failure(type: FailureType, message: string, options: FailureOptions = {}): ApplicationFailure {
+  return ApplicationFailure.create({
+    type,
+    message,
+    nonRetryable: options.nonRetryable ?? false,
+    details: options.details,
+    cause: options.cause,
+  });
+}
+
+/**
+ * The catalogued type of a failure, looking through the `ActivityFailure` wrapper that
+ * regular activities' failures arrive in (local activities' non-retryable failures
+ * arrive unwrapped). Undefined for anything else (cancellation, timeouts, bugs).
+ */
+export function failureType(err: unknown): FailureType | undefined {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  if (!(cause instanceof ApplicationFailure) || !cause.type) return undefined;
+  return Object.prototype.hasOwnProperty.call(FAILURE_TYPES, cause.type)
+    ? (cause.type as FailureType)
+    : undefined;
 }

@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { ApplicationFailure } from '@temporalio/common';
 import { createActivities } from '../activities';
+import { FAILURE_TYPES, failureType } from '../contracts/errors';
 import { createLogger } from '../lib/logger';
 import { quotaRefusalsTotal } from '../lib/metrics';
 import { UsageCounters, usageKeys } from '../lib/usage-counters';
@@ -209,7 +209,7 @@ describe('quota', () => {
       await reserve(800);
       await assert.rejects(
         reserve(800),
-        (err) => err instanceof ApplicationFailure && err.type === 'QuotaExceeded',
+        (err) => failureType(err) === FAILURE_TYPES.QuotaExceeded,
       );
       await new Promise((r) => setTimeout(r, 1200));
       await reserve(800);

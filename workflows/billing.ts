@@ -8,6 +8,7 @@
 import { proxyLocalActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { BillingResult, UsageRecord } from '../contracts/definitions';
+import { FAILURE_TYPES } from '../contracts/errors';
 
 /** The backoff ceiling while Postgres is down. */
 export const BILLING_MAX_RETRY_INTERVAL = '30s';
@@ -27,7 +28,7 @@ const billing = proxyLocalActivities<Activities>({
     initialInterval: '1s',
     backoffCoefficient: 2,
     maximumInterval: BILLING_MAX_RETRY_INTERVAL,
-    nonRetryableErrorTypes: ['InvalidBillingRecord'],
+    nonRetryableErrorTypes: [FAILURE_TYPES.InvalidBillingRecord],
   },
 });
 

@@ -10,7 +10,6 @@
  */
 import {
   ActivityFailure,
-  ApplicationFailure,
   CancellationScope,
   isCancellation,
   log,
@@ -23,9 +22,16 @@ import {
   type ChatWorkflowInput,
   type ChatWorkflowResult,
 } from '../contracts/definitions';
-import { ERRORS, errorSpecForType, type ErrorSpec } from '../contracts/errors';
+import {
+  ERRORS,
+  errorSpecForType,
+  FAILURE_TYPES,
+  failure as catalogFailure,
+  failureType,
+  type ErrorSpec,
+} from '../contracts/errors';
 import { converse } from './converse';
-import { fast } from './proxies';
+import { fast, LLM_ACTIVITY } from './proxies';
 import { startSummary } from './summarize';
 import { quotaRefusalMessage, RequestMeter } from './usage';
 
@@ -79,11 +85,10 @@ export async function chatWorkflow(input: ChatWorkflowInput): Promise<ChatWorkfl
       await fast.emitEvent({ ...ids, event: { type: 'error', code: spec.code, message } });
       await meter.billingStarted();
     });
-    if (spec.code === 'llm_unavailable' || spec.code === 'internal') {
+    if (spec === ERRORS.LlmUnavailable || spec === ERRORS.Internal) {
       // A system failure: fail the workflow so operators see it in the Temporal UI.
-      throw ApplicationFailure.create({
-        type: spec.code,
-        message: spec.message,
+      const type = spec === ERRORS.LlmUnavailable ? FAILURE_TYPES.LlmUnavailable : FAILURE_TYPES.Internal;
+      throw catalogFailure(type, spec.message, {
         cause: err instanceof Error ? err : undefined,
         nonRetryable: true,
       });
@@ -114,14 +119,11 @@ async function summarizeInBackground(input: ChatWorkflowInput): Promise<void> {
 export function classify(err: unknown): ErrorSpec {
   if (isCancellation(err)) return ERRORS.Cancelled;
   if (err instanceof ActivityFailure) {
-    const cause = err.cause;
-    const type = cause instanceof ApplicationFailure ? cause.type : undefined;
-    const spec = errorSpecForType(type);
+    const spec = errorSpecForType(failureType(err));
     if (spec !== ERRORS.Internal) return spec;
     // Retries exhausted, a timeout, or a transient type: the LLM is unavailable.
-    if (err.activityType === 'callLlm') return ERRORS.LlmUnavailable;
+    if (err.activityType === LLM_ACTIVITY) return ERRORS.LlmUnavailable;
   }
   // A local activity's non-retryable failure arrives unwrapped (no ActivityFailure).
-  if (err instanceof ApplicationFailure) return errorSpecForType(err.type);
-  return ERRORS.Internal;
+  return errorSpecForType(failureType(err));
 }

@@ -5,9 +5,18 @@
 import { proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { ChatSettings } from '../contracts/definitions';
+import { FAILURE_TYPES, type FailureType } from '../contracts/errors';
 
 /** Domain failures that no retry can fix. */
-export const NON_RETRYABLE = ['NotFound', 'ContextTooLarge', 'QuotaExceeded', 'LlmUnavailable'];
+export const NON_RETRYABLE: FailureType[] = [
+  FAILURE_TYPES.NotFound,
+  FAILURE_TYPES.ContextTooLarge,
+  FAILURE_TYPES.QuotaExceeded,
+  FAILURE_TYPES.LlmUnavailable,
+];
+
+/** The LLM call's activity name, checked against the activities' own names. */
+export const LLM_ACTIVITY: keyof Activities = 'callLlm';
 
 /** Fast steps (Postgres + Redis only), as local activities: no round trip to the server. */
 export const fast = proxyLocalActivities<Activities>({

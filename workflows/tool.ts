@@ -12,7 +12,6 @@
 import {
   ActivityCancellationType,
   ActivityFailure,
-  ApplicationFailure,
   CancellationScope,
   CancelledFailure,
   isCancellation,
@@ -27,6 +26,7 @@ import {
   type ToolWorkflowInput,
   type ToolWorkflowResult,
 } from '../contracts/definitions';
+import { FAILURE_TYPES, failure, failureType } from '../contracts/errors';
 import { fast, NON_RETRYABLE } from './proxies';
 
 /**
@@ -45,7 +45,7 @@ const longTools = proxyActivities<Activities>({
     backoffCoefficient: 2,
     maximumInterval: '10s',
     maximumAttempts: 6,
-    nonRetryableErrorTypes: [...NON_RETRYABLE, 'InvalidToolArguments'],
+    nonRetryableErrorTypes: [...NON_RETRYABLE, FAILURE_TYPES.InvalidToolArguments],
   },
 });
 
@@ -63,9 +63,7 @@ async function run(input: ToolWorkflowInput): Promise<ToolWorkflowResult> {
       return { result: { summary: out.summary, chunks: out.chunks }, usage: out.usage };
     }
     default:
-      throw ApplicationFailure.create({
-        type: 'InvalidToolArguments',
-        message: `${input.tool} is not a long-running tool`,
+      throw failure(FAILURE_TYPES.InvalidToolArguments, `${input.tool} is not a long-running tool`, {
         nonRetryable: true,
       });
   }
@@ -123,7 +121,6 @@ export async function toolWorkflow(input: ToolWorkflowInput): Promise<ToolWorkfl
     const message = errorMessage(err);
     Object.assign(state, { status: 'failed', message: 'failed', error: message });
     await record('error');
-    const type = err instanceof ActivityFailure && err.cause instanceof ApplicationFailure ? err.cause.type : undefined;
-    throw ApplicationFailure.create({ type: type ?? 'Internal', message, nonRetryable: true });
+    throw failure(failureType(err) ?? FAILURE_TYPES.Internal, message, { nonRetryable: true });
   }
 }

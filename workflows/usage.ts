@@ -24,6 +24,7 @@ import {
   type TokenUsage,
   type UsageRecord,
 } from '../contracts/definitions';
+import { FAILURE_TYPES } from '../contracts/errors';
 import { billingWorkflow } from './billing';
 import { fast } from './proxies';
 
@@ -168,7 +169,7 @@ export async function startBilling(
 export function quotaRefusalMessage(err: unknown): string | undefined {
   // Local activity failures arrive unwrapped; activity ones inside an ActivityFailure.
   const failure = err instanceof ActivityFailure ? err.cause : err;
-  return failure instanceof ApplicationFailure && failure.type === 'QuotaExceeded'
+  return failure instanceof ApplicationFailure && failure.type === FAILURE_TYPES.QuotaExceeded
     ? failure.message
     : undefined;
 }
