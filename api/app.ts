@@ -3,12 +3,13 @@ import { randomUUID } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { ERRORS } from '../contracts/errors';
 import type { AuthUser } from './auth';
-import { tokenOf, verifyToken } from './auth';
+import { authenticate, tokenOf } from './auth';
 import { ownsSession } from './chat';
 import type { ApiDeps } from './deps';
 import { AppError, sendError, toAppError } from './errors';
 import { isUuid } from './frames';
 import { checkHealth } from './health';
+import { apiKeyRoutes } from './routes/api-keys';
 import { meRoutes } from './routes/me';
 import { usageRoutes } from './routes/usage';
 import { tasksRouter } from './routes/tasks';
@@ -47,7 +48,7 @@ export function createApp(deps: ApiDeps, metricsText: () => Promise<{ contentTyp
 
   const v1 = express.Router();
   v1.use(async (req, _res, next) => {
-    const user = verifyToken(deps.config.jwtSecret, tokenOf(req, false));
+    const user = await authenticate(deps.config.jwtSecret, deps.apiKeys, tokenOf(req, false));
     if (!user) throw new AppError(ERRORS.Unauthorized);
     await deps.users.ensure(user);
     req.user = user;
@@ -93,6 +94,7 @@ export function createApp(deps: ApiDeps, metricsText: () => Promise<{ contentTyp
   });
 
   v1.use(meRoutes(deps));
+  v1.use(apiKeyRoutes(deps));
   v1.use(usageRoutes(deps));
   v1.use(tasksRouter(deps));
   app.use('/v1', v1);

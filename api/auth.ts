@@ -1,13 +1,34 @@
-/** Bearer-token authentication (HS256 JWTs, docs/API.md "Authentication"). */
+/**
+ * Bearer-token authentication: HS256 JWTs (docs/API.md "Authentication") and API keys
+ * (docs/API.md "API keys", lib/api-keys.ts), accepted alike wherever a token is.
+ */
 import type { IncomingMessage } from 'node:http';
 import jwt from 'jsonwebtoken';
 import type { Plan } from '../contracts/definitions';
+import { looksLikeApiKey, type ApiKeyStore } from '../lib/api-keys';
 import { isUuid } from './frames';
 
 export interface AuthUser {
   userId: string;
   plan: Plan;
   name?: string;
+  /** Set when the caller authenticated with an API key (its id, never the key). */
+  apiKeyId?: string;
+}
+
+/**
+ * The user a bearer token authenticates: an API key (`dck_...`) is looked up, anything
+ * else is verified as a JWT. Undefined when missing, unknown, revoked, invalid or expired.
+ */
+export async function authenticate(
+  secret: string,
+  apiKeys: ApiKeyStore,
+  token: string | undefined,
+): Promise<AuthUser | undefined> {
+  if (!token) return undefined;
+  if (!looksLikeApiKey(token)) return verifyToken(secret, token);
+  const user = await apiKeys.verify(token);
+  return user && { userId: user.userId, plan: user.plan, name: user.name, apiKeyId: user.keyId };
 }
 
 /** Verifies a token; undefined when missing, invalid, expired or with a bad subject. */

@@ -3,6 +3,7 @@ import type { Client } from '@temporalio/client';
 import type { Redis } from 'ioredis';
 import type { Pool } from 'pg';
 import type { ChatWorkflowInput } from '../contracts/definitions';
+import type { ApiKeyStore } from '../lib/api-keys';
 import type { Config } from '../lib/config';
 import type { EventLog } from '../lib/event-log';
 import type { Logger } from '../lib/logger';
@@ -19,6 +20,8 @@ export interface ApiDeps {
   temporal: Client;
   logger: Logger;
   users: KnownUsers;
+  /** API keys: create, list, revoke, verify (lib/api-keys.ts). */
+  apiKeys: ApiKeyStore;
   /** Cached user reads and profile updates (lib/user-service.ts). */
   userService: UserService;
   /**

@@ -16,7 +16,8 @@ import type { Logger } from '../lib/logger';
 import { createCacheRedis, createRedis } from '../lib/redis';
 import { UserService } from '../lib/user-service';
 import { createApp } from './app';
-import { tokenOf, verifyToken } from './auth';
+import { authenticate, tokenOf } from './auth';
+import { ApiKeyStore } from '../lib/api-keys';
 import { KnownUsers, type ApiDeps } from './deps';
 import { StreamRelay } from './relay';
 import { ChatConnection } from './ws';
@@ -53,6 +54,10 @@ export async function startApiServer(config: Readonly<Config>, logger: Logger): 
   const connection = await Connection.connect({ address: config.temporalAddress });
   const temporal = new Client({ connection, namespace: config.temporalNamespace });
   const relay = new StreamRelay(relayReader, redis, logger);
+  // Hears API key revocations from every API process (subscriber mode: its own connection).
+  const keySubscriber = createRedis(config.redisUrl, 'api-keys-sub');
+  const apiKeys = new ApiKeyStore(db, redis, logger, keySubscriber);
+  await apiKeys.start();
   const deps: ApiDeps = {
     config,
     db,
@@ -63,6 +68,7 @@ export async function startApiServer(config: Readonly<Config>, logger: Logger): 
     logger,
     users: new KnownUsers(userService),
     userService,
+    apiKeys,
   };
   relay.start();
 
@@ -84,15 +90,16 @@ export async function startApiServer(config: Readonly<Config>, logger: Logger): 
     if (origin && config.allowedOrigins.length > 0 && !config.allowedOrigins.includes(origin)) {
       return refuse(socket, 403, 'origin not allowed');
     }
-    const user = verifyToken(config.jwtSecret, tokenOf(req, true));
-    if (!user) return refuse(socket, 401, 'missing, invalid or expired token');
-    deps.users.ensure(user).then(
-      () =>
+    authenticate(config.jwtSecret, apiKeys, tokenOf(req, true)).then(
+      async (user) => {
+        if (!user) return refuse(socket, 401, 'missing, invalid or expired token');
+        await deps.users.ensure(user);
         wss.handleUpgrade(req, socket, head, (ws) => {
           alive.set(ws, true);
           ws.on('pong', () => alive.set(ws, true));
           new ChatConnection(ws, user, deps);
-        }),
+        });
+      },
       (err: unknown) => {
         logger.error('upgrade failed', { err });
         refuse(socket, 503, 'service unavailable');
@@ -129,6 +136,8 @@ export async function startApiServer(config: Readonly<Config>, logger: Logger): 
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       await relay.close();
+      await apiKeys.close();
+      keySubscriber.disconnect();
       relayReader.disconnect();
       redis.disconnect();
       userService.close();

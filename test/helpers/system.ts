@@ -10,7 +10,7 @@ import type { Plan, TaskQueues } from '../../contracts/definitions';
 import { signToken } from '../../api/auth';
 import { startApiServer, WS_PATH, type ApiServer } from '../../api/server';
 import { loadConfig, type Config } from '../../lib/config';
-import { createLogger } from '../../lib/logger';
+import { createLogger, type Logger } from '../../lib/logger';
 import { startLocalLlm, type LocalLlm } from '../../llm/server';
 import { createActivityDeps } from '../../workers/deps';
 import { createWorkers, runWorkers, shutdownWorkers } from '../../workers/worker';
@@ -41,8 +41,8 @@ export interface TestSystem {
   connect(token: string): Promise<TestClient>;
   /** Creates a chat session over HTTP. */
   createSession(token: string): Promise<string>;
-  /** Starts one more API server on the same stack (another "replica"). */
-  startAnotherApi(): Promise<ApiServer>;
+  /** Starts one more API server on the same stack (another "replica"), optionally with its own logger. */
+  startAnotherApi(logger?: Logger): Promise<ApiServer>;
   /** Authenticated HTTP call. */
   http(token: string | undefined, method: string, path: string, body?: unknown): Promise<{ status: number; body: any; headers: Headers }>;
   stop(): Promise<void>;
@@ -111,8 +111,8 @@ export async function startSystem(options: SystemOptions = {}): Promise<TestSyst
       if (res.status !== 201) throw new Error(`createSession: ${res.status} ${JSON.stringify(res.body)}`);
       return res.body.sessionId as string;
     },
-    async startAnotherApi() {
-      const another = await startApiServer(config, quiet);
+    async startAnotherApi(logger?: Logger) {
+      const another = await startApiServer(config, logger ?? quiet);
       apis.push(another);
       return another;
     },
