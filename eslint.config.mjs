@@ -5,6 +5,14 @@ import tseslint from 'typescript-eslint';
 import importX from 'eslint-plugin-import-x';
 import { builtinModules } from 'node:module';
 
+/** Reading `process.env.X` anywhere but lib/config.ts (passing `...process.env` on is fine). */
+const READ_ENV = [
+  {
+    selector: "MemberExpression[object.type='MemberExpression'][object.object.name='process'][object.property.name='env']",
+    message: 'Read environment variables in lib/config.ts (and add them to the README table).',
+  },
+];
+
 const ioPackages = ['pg', 'ioredis', 'openai', 'tiktoken', 'ws', 'express', 'prom-client'];
 
 export default tseslint.config(
@@ -34,7 +42,7 @@ export default tseslint.config(
     // Failure types come from the catalog (contracts/errors.ts): raise with `failure()`,
     // list non-retryable types as FAILURE_TYPES constants, so a typo is a compile error.
     files: ['**/*.ts'],
-    ignores: ['contracts/errors.ts'],
+    ignores: ['contracts/errors.ts', 'lib/config.ts'],
     rules: {
       'no-restricted-syntax': [
         'error',
@@ -46,8 +54,14 @@ export default tseslint.config(
           selector: "Property[key.name='nonRetryableErrorTypes'] Literal",
           message: 'List non-retryable types as FAILURE_TYPES constants from contracts/errors.ts.',
         },
+        ...READ_ENV,
       ],
     },
+  },
+  {
+    // lib/config.ts is the one place that reads environment variables.
+    files: ['contracts/errors.ts'],
+    rules: { 'no-restricted-syntax': ['error', ...READ_ENV] },
   },
   {
     files: ['workflows/**/*.ts', 'contracts/**/*.ts'],

@@ -6,7 +6,7 @@ import { startApiServer } from './server';
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const logger = createLogger({ service: 'api' });
+  const logger = createLogger({ service: 'api' }, config.logLevel);
   setMetricsEnabled(config.metricsEnabled);
   if (config.jwtSecretIsDev) logger.warn('JWT_SECRET is not set: using the dev secret');
   const api = await startApiServer(config, logger);

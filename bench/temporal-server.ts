@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
+import { loadToolingConfig } from '../lib/config';
 import { SEARCH_ATTRIBUTES, findTemporalBinary } from '../scripts/services/temporal';
 
 export interface ServerOptions {
@@ -81,7 +82,7 @@ export function pidListeningOn(port: number): number | undefined {
 }
 
 export async function startThrowawayServer(opts: ServerOptions = {}): Promise<ThrowawayServer> {
-  const binary = process.env.TEMPORAL_CLI || findTemporalBinary();
+  const binary = loadToolingConfig().temporalCli ?? findTemporalBinary();
   if (!binary) throw new Error('no temporal CLI found (TEMPORAL_CLI or PATH)');
   const port = await freePort();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-temporal-'));

@@ -13,7 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Pool } from 'pg';
 import { createCacheRedis } from '../lib/redis';
-import { loadConfig } from '../lib/config';
+import { loadConfig, loadToolingConfig } from '../lib/config';
 import { createPool } from '../lib/db';
 import { migrate } from '../lib/migrate';
 import { applyProfilePatch } from '../lib/user-profile';
@@ -108,7 +108,8 @@ async function drive(
 }
 
 function benchDatabaseUrl(databaseUrl: string): string {
-  if (process.env.BENCH_DATABASE_URL) return process.env.BENCH_DATABASE_URL;
+  const configured = loadToolingConfig().benchDatabaseUrl;
+  if (configured) return configured;
   const url = new URL(databaseUrl);
   url.pathname = `${url.pathname.replace(/^\//, '') || 'chat'}_bench`;
   return url.toString();

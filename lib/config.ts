@@ -1,9 +1,15 @@
 /**
  * Configuration, read once at boot from the environment into a validated, frozen
- * object (docs/API.md "Configuration"). Nothing else reads process.env; workflows get what
- * they need as input.
+ * object (docs/API.md "Configuration"). Nothing else reads process.env (ESLint enforces
+ * it); workflows get what they need as input. Three loaders, one per kind of process:
+ * {@link loadConfig} for the API and workers, {@link loadLocalLlmConfig} for the
+ * embedded LLM, {@link loadToolingConfig} for the dev scripts and benchmarks. Every
+ * variable read here is in the README's configuration table (test/config.test.ts).
  */
+import { homedir } from 'node:os';
+import path from 'node:path';
 import { DEFAULT_TASK_QUEUES, type TaskQueues } from '../contracts/definitions';
+import type { Level } from './logger';
 import type { ModelInfo } from './tokens';
 
 /** The dev secret used when JWT_SECRET is unset; refused in production. */
@@ -19,6 +25,8 @@ export interface LlmEndpoint {
 
 export interface Config {
   nodeEnv: string;
+  /** Lowest level the processes log (`LOG_LEVEL`). */
+  logLevel: Level;
   port: number;
   databaseUrl: string;
   redisUrl: string;
@@ -112,6 +120,16 @@ function str(env: Env, name: string, fallback: string): string {
   return raw === undefined || raw === '' ? fallback : raw;
 }
 
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = str(env, name, fallback);
+  if (!(allowed as readonly string[]).includes(raw)) {
+    throw new ConfigError(`${name} must be one of ${allowed.join(', ')}, got ${JSON.stringify(raw)}`);
+  }
+  return raw as T;
+}
+
+const LOG_LEVELS: readonly Level[] = ['debug', 'info', 'warn', 'error'];
+
 const ENCODINGS = new Set(['o200k_base', 'cl100k_base', 'p50k_base', 'r50k_base']);
 
 /** `MODEL_TABLE`: `{"model-prefix": {"encoding": "o200k_base", "contextWindow": 128000}}`. */
@@ -185,6 +203,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
   };
   const config: Config = {
     nodeEnv,
+    logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
     port: int(env, 'PORT', 3000),
     databaseUrl: str(env, 'DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/chat'),
     redisUrl: str(env, 'REDIS_URL', 'redis://127.0.0.1:6379'),
@@ -234,4 +253,47 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     workerTaskQueues: parseQueues(env.WORKER_TASK_QUEUES),
   };
   return Object.freeze(config);
+}
+
+/** What the embedded LLM process (`llm/main.ts`) reads: it needs none of the app's settings. */
+export interface LocalLlmConfig {
+  /** `LOCAL_LLM_HOST`: the interface it listens on (`0.0.0.0` in a container). */
+  host: string;
+  /** `LOCAL_LLM_PORT` (0 = a free port). */
+  port: number;
+}
+
+/** Reads the embedded LLM's settings; throws {@link ConfigError} on bad values. */
+export function loadLocalLlmConfig(env: Env = process.env): Readonly<LocalLlmConfig> {
+  const port = int(env, 'LOCAL_LLM_PORT', DEFAULT_LOCAL_LLM_PORT);
+  if (port > 65_535) throw new ConfigError(`LOCAL_LLM_PORT must be a port number, got ${port}`);
+  return Object.freeze({ host: str(env, 'LOCAL_LLM_HOST', '127.0.0.1'), port });
+}
+
+/** What the dev scripts (`npm start`, `npm test`, `npm run chat`) and benchmarks read. */
+export interface ToolingConfig {
+  /** `DURABLE_CHAT_TOOLS`: where missing dev tools (the temporal CLI) are built, shared by clones. */
+  toolsDir: string;
+  /** `TEMPORAL_CLI`: the temporal binary benchmarks start, instead of the one found. */
+  temporalCli?: string;
+  /** `BENCH_DATABASE_URL`: a Postgres server benchmarks may create throwaway databases on. */
+  benchDatabaseUrl?: string;
+  /** `CHAT_TOKEN`: the bearer token `npm run chat` uses when `--token` is not given. */
+  chatToken?: string;
+  /** `CHAT_URL`: the API `npm run chat` talks to (default: this machine's `PORT`). */
+  chatUrl: string;
+  /** The directories of `PATH`, where the scripts look for `temporal`, `redis-server`... */
+  searchPath: readonly string[];
+}
+
+/** Reads the dev scripts' settings. */
+export function loadToolingConfig(env: Env = process.env): Readonly<ToolingConfig> {
+  return Object.freeze({
+    toolsDir: str(env, 'DURABLE_CHAT_TOOLS', path.join(homedir(), '.cache', 'durable-chat')),
+    temporalCli: env.TEMPORAL_CLI || undefined,
+    benchDatabaseUrl: env.BENCH_DATABASE_URL || undefined,
+    chatToken: env.CHAT_TOKEN || undefined,
+    chatUrl: str(env, 'CHAT_URL', `http://127.0.0.1:${int(env, 'PORT', 3000)}`),
+    searchPath: Object.freeze(str(env, 'PATH', '').split(path.delimiter).filter(Boolean)),
+  });
 }

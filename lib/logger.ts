@@ -35,10 +35,13 @@ export function redact(value: unknown, depth = 0): unknown {
   return out;
 }
 
-/** Creates a logger writing one JSON object per line to stderr (or the given sink). */
+/**
+ * Creates a logger writing one JSON object per line to stderr (or the given sink).
+ * Processes pass `config.logLevel` (`LOG_LEVEL`); the logger itself reads no environment.
+ */
 export function createLogger(
   base: Record<string, unknown> = {},
-  minLevel: Level = (process.env.LOG_LEVEL as Level | undefined) ?? 'info',
+  minLevel: Level = 'info',
   sink: (line: string) => void = (line) => process.stderr.write(line + '\n'),
 ): Logger {
   const log = (level: Level, msg: string, fields?: Record<string, unknown>): void => {

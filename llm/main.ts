@@ -2,23 +2,11 @@
  * CLI entry of the embedded local LLM: `npx tsx llm/main.ts`.
  * Listens on LOCAL_LLM_HOST:LOCAL_LLM_PORT (default 127.0.0.1:8787) until SIGINT/SIGTERM.
  */
+import { loadLocalLlmConfig } from '../lib/config';
 import { startLocalLlm } from './server';
 
-const DEFAULT_PORT = 8787;
-const DEFAULT_HOST = '127.0.0.1';
-
-function portFromEnv(raw: string | undefined): number {
-  if (raw === undefined || raw === '') return DEFAULT_PORT;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0 || n > 65_535) {
-    throw new Error(`LOCAL_LLM_PORT must be a port number, got ${JSON.stringify(raw)}`);
-  }
-  return n;
-}
-
 async function main(): Promise<void> {
-  const port = portFromEnv(process.env.LOCAL_LLM_PORT);
-  const host = process.env.LOCAL_LLM_HOST || DEFAULT_HOST;
+  const { port, host } = loadLocalLlmConfig();
   const llm = await startLocalLlm({ port, host });
   console.log(JSON.stringify({ msg: 'local llm listening', url: llm.url }));
   const stop = (signal: NodeJS.Signals): void => {

@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import WebSocket from 'ws';
+import { loadToolingConfig } from '../lib/config';
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -13,8 +14,9 @@ function arg(name: string): string | undefined {
 }
 
 async function main(): Promise<void> {
-  const token = arg('token') ?? process.env.CHAT_TOKEN;
-  const base = arg('url') ?? process.env.CHAT_URL ?? `http://127.0.0.1:${process.env.PORT ?? 3000}`;
+  const tooling = loadToolingConfig();
+  const token = arg('token') ?? tooling.chatToken;
+  const base = arg('url') ?? tooling.chatUrl;
   const words = process.argv.slice(2).filter((a, i, all) => !a.startsWith('--') && !all[i - 1]?.startsWith('--'));
   const content = words.join(' ') || 'Hello!';
   if (!token) throw new Error('pass --token <dev token printed by npm start> (or set CHAT_TOKEN)');

@@ -35,8 +35,8 @@ let exitCode: number | undefined;
 async function main(): Promise<void> {
   const config = readConfig();
   log.addSecret(config.jwtSecretIsDev ? undefined : config.jwtSecret);
-  log.addSecret(process.env.OPENAI_API_KEY);
-  log.addSecret(process.env.SUMMARY_API_KEY);
+  if (!config.useLocalLlm) log.addSecret(config.llm.apiKey);
+  if (config.summaryLlm.apiKey !== 'local-llm') log.addSecret(config.summaryLlm.apiKey);
   log.addSecret(urlPassword(config.databaseUrl));
   log.addSecret(urlPassword(config.redisUrl));
 

@@ -11,12 +11,13 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
+import { loadConfig } from '../lib/config';
 
 const DIR = path.join(__dirname, 'fixtures', 'histories');
 const files = readdirSync(DIR).filter((f) => f.endsWith('.json')).sort();
 
 function workflowSource() {
-  const bundle = process.env.WORKFLOW_BUNDLE_PATH;
+  const bundle = loadConfig().workflowBundlePath;
   return bundle ? { workflowBundle: { codePath: bundle } } : { workflowsPath: require.resolve('../workflows') };
 }
 

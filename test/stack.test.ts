@@ -7,9 +7,11 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import { Client } from 'pg';
+import { loadConfig } from '../lib/config';
 import { listMigrations, migrate } from '../lib/migrate';
 
-const SERVER_URL = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
+/** Any database on the test Postgres server: the tests create and drop their own. */
+const SERVER_URL = loadConfig().databaseUrl;
 const created: string[] = [];
 
 /** A URL for a database that does not exist yet (dropped after the tests). */

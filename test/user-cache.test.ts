@@ -11,14 +11,14 @@ import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { Redis } from 'ioredis';
 import type { Pool } from 'pg';
+import { loadConfig } from '../lib/config';
 import { createPool } from '../lib/db';
 import { migrate } from '../lib/migrate';
 import { createCacheRedis, createRedis } from '../lib/redis';
 import { UserService, USER_CACHE_VIEWS, type UserServiceOptions } from '../lib/user-service';
 import { ensureUser } from '../lib/users';
 
-const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/chat_test';
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const { databaseUrl: DATABASE_URL, redisUrl: REDIS_URL } = loadConfig();
 
 let db: Pool;
 let admin: Redis;

@@ -9,7 +9,7 @@ import { createWorkers, runWorkers } from './worker';
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const logger = createLogger({ service: 'worker' });
+  const logger = createLogger({ service: 'worker' }, config.logLevel);
   setMetricsEnabled(config.metricsEnabled);
   // Before the first connection: the Temporal Runtime is created once per process.
   if (config.temporalMetricsPort > 0) installTemporalMetrics(`0.0.0.0:${config.temporalMetricsPort}`);

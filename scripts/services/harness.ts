@@ -56,7 +56,10 @@ export async function prepareStack(
 
 function readConfig(log: Logger, defaultDatabaseUrl: string): Readonly<Config> {
   try {
-    return loadConfig({ ...process.env, DATABASE_URL: process.env.DATABASE_URL || defaultDatabaseUrl });
+    // The same variables, with the test database as DATABASE_URL's default.
+    const env = { ...process.env };
+    env.DATABASE_URL ||= defaultDatabaseUrl;
+    return loadConfig(env);
   } catch (err) {
     if (err instanceof ConfigError) {
       log.error(`configuration: ${err.message}`);

@@ -1,6 +1,7 @@
 /** Small host helpers for the dev scripts: finding programs, local hosts, apt-get. */
 import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
+import { loadToolingConfig } from '../../lib/config';
 import { runCommand } from './child';
 import type { Logger } from './log';
 
@@ -16,8 +17,7 @@ export function isExecutable(file: string): boolean {
 
 /** The first executable `name` on PATH, or null. */
 export function findOnPath(name: string): string | null {
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
-    if (!dir) continue;
+  for (const dir of loadToolingConfig().searchPath) {
     const candidate = path.join(dir, name);
     if (isExecutable(candidate)) return candidate;
   }

@@ -3,9 +3,9 @@
  * start-dev` (building the CLI with `go install` the first time).
  */
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
+import { loadToolingConfig } from '../../lib/config';
 import { runCommand, spawnChild, waitUntil, type Started } from './child';
 import type { Logger } from './log';
 import { findOnPath, isExecutable, isLocalHost, parseHostPort, tail } from './system';
@@ -107,10 +107,7 @@ export async function temporalAnswers(address: string, namespace?: string): Prom
 
 /** Where the CLI is built when missing: `$DURABLE_CHAT_TOOLS/bin`, shared by all clones. */
 export function toolsBinDir(): string {
-  const root =
-    process.env.DURABLE_CHAT_TOOLS ||
-    path.join(process.env.HOME || os.homedir(), '.cache', 'durable-chat');
-  return path.join(root, 'bin');
+  return path.join(loadToolingConfig().toolsDir, 'bin');
 }
 
 /** The `temporal` CLI: on PATH, else in {@link toolsBinDir}; null when neither has it. */

@@ -8,6 +8,7 @@ import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
+import { loadConfig } from '../../lib/config';
 import type { TestSystem } from './system';
 
 export interface ToolWorkerProcess {
@@ -23,7 +24,8 @@ const ROOT = path.resolve(__dirname, '..', '..');
  * the process exits), so every worker of a run loads the same bundle without rebuilding.
  */
 export async function ensureBundle(): Promise<string> {
-  if (process.env.WORKFLOW_BUNDLE_PATH) return process.env.WORKFLOW_BUNDLE_PATH;
+  const prebuilt = loadConfig().workflowBundlePath;
+  if (prebuilt) return prebuilt;
   const { code } = await bundleWorkflowCode({
     workflowsPath: require.resolve('../../workflows'),
     logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} },
@@ -36,11 +38,11 @@ export async function ensureBundle(): Promise<string> {
 
 /** Starts a tools-only worker process for `sys`; resolves once it polls. */
 export function startToolWorker(sys: TestSystem, timeoutMs = 60_000): Promise<ToolWorkerProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'test/helpers/tool-worker.ts')], {
+  const script = path.join(ROOT, 'test/helpers/tool-worker.ts');
+  const child = spawn(process.execPath, ['--import', 'tsx', script, JSON.stringify(sys.config.taskQueues)], {
     cwd: ROOT,
     env: {
       ...process.env,
-      TEST_TASK_QUEUES: JSON.stringify(sys.config.taskQueues),
       OPENAI_BASE_URL: sys.config.llm.baseUrl,
       OPENAI_API_KEY: '',
       DATABASE_URL: sys.config.databaseUrl,

@@ -1,7 +1,7 @@
 /**
  * A worker process that polls only the tools task queue, for tests that kill a worker
  * mid-tool: `node --import tsx test/helpers/tool-worker.ts`, configured by the usual
- * env vars plus `TEST_TASK_QUEUES` (the test's unique queue names, JSON). Prints
+ * env vars; its argument is the test's unique queue names (JSON). Prints
  * `ready` on stdout once it polls.
  */
 import { NativeConnection } from '@temporalio/worker';
@@ -12,7 +12,7 @@ import { createActivityDeps } from '../../workers/deps';
 import { createWorkers, runWorkers } from '../../workers/worker';
 
 async function main(): Promise<void> {
-  const taskQueues = JSON.parse(process.env.TEST_TASK_QUEUES ?? '') as TaskQueues;
+  const taskQueues = JSON.parse(process.argv[2] ?? '') as TaskQueues;
   const config = { ...loadConfig(), taskQueues };
   const logger = createLogger({ service: 'test-tool-worker' }, 'error');
   const owned = createActivityDeps(config, logger);
