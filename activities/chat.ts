@@ -8,7 +8,19 @@ import type { RequestEvent } from '../contracts/protocol';
 import { systemPrompt } from '../lib/prompt';
 import { prune, type HistoryMessage } from '../lib/pruner';
 import { countMessageTokens, modelInfo, REPLY_PRIMING_TOKENS } from '../lib/tokens';
+import { isSessionGone } from '../lib/sessions';
 import type { ActivityDeps } from './deps';
+
+/**
+ * A message whose session was deleted meanwhile cannot be stored, ever: the request
+ * ends `cancelled` (the delete also cancels it) instead of retrying the insert.
+ */
+function failIfSessionGone(err: unknown): never {
+  if (isSessionGone(err)) {
+    throw ApplicationFailure.create({ type: 'Cancelled', message: 'the session was deleted', nonRetryable: true });
+  }
+  throw err;
+}
 
 export interface PrepareChatInput {
   requestId: string;
@@ -102,7 +114,7 @@ export function createChatActivities(deps: ActivityDeps) {
         tokens,
         input.model,
       ],
-    );
+    ).catch(failIfSessionGone);
     const userMessageId = String(inserted.rows[0]?.id);
     // The window ends at this request's own message: messages of later requests in
     // the same session never leak into this prompt, even on a retry.
@@ -196,7 +208,7 @@ export function createChatActivities(deps: ActivityDeps) {
         input.usage.estimated,
         input.model,
       ],
-    );
+    ).catch(failIfSessionGone);
     const messageId = String(rows[0]?.id);
     await events.append(input.userId, input.requestId, {
       type: 'done',

@@ -11,6 +11,7 @@ import { isUuid } from './frames';
 import { checkHealth } from './health';
 import { apiKeyRoutes } from './routes/api-keys';
 import { meRoutes } from './routes/me';
+import { sessionsRouter } from './routes/sessions';
 import { usageRoutes } from './routes/usage';
 import { tasksRouter } from './routes/tasks';
 
@@ -93,6 +94,7 @@ export function createApp(deps: ApiDeps, metricsText: () => Promise<{ contentTyp
     });
   });
 
+  v1.use(sessionsRouter(deps));
   v1.use(meRoutes(deps));
   v1.use(apiKeyRoutes(deps));
   v1.use(usageRoutes(deps));

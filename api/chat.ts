@@ -10,6 +10,7 @@ import {
 import { ERRORS } from '../contracts/errors';
 import { quotaRefusalsTotal } from '../lib/metrics';
 import type { Config } from '../lib/config';
+import { trackSessionRequest } from '../lib/sessions';
 import type { chatWorkflow } from '../workflows/chat';
 import type { AuthUser } from './auth';
 import type { ApiDeps } from './deps';
@@ -68,6 +69,8 @@ export async function startChat(
   if (!(await ownsSession(deps, user.userId, req.sessionId))) {
     throw new AppError(ERRORS.NotFound, 'session not found');
   }
+  // Before the start: deleting the session from now on cancels this request.
+  await trackSessionRequest(deps.redis, req.sessionId, requestId);
   const { config } = deps;
   const input: ChatWorkflowInput = {
     requestId,

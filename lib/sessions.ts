@@ -1,0 +1,204 @@
+/**
+ * A user's chat sessions (docs/API.md "Sessions"): list (most recent activity first,
+ * keyset-paginated), rename, delete, and the set of requests in flight in a session so
+ * that deleting it can cancel them.
+ *
+ * Tenancy lives in the SQL: every statement is scoped to the user, so another user's
+ * session reads exactly like a missing one (undefined / false).
+ */
+import type { Redis } from 'ioredis';
+import type { Pool } from 'pg';
+import { summaryCacheKey } from './summaries';
+
+/** A session as the API answers it. */
+export interface SessionView {
+  sessionId: string;
+  /** The user's title, else the start of the first user message, else null. */
+  title: string | null;
+  createdAt: string;
+  lastMessageAt: string;
+  messageCount: number;
+  /** The session's billed total (usage records, kept even after a delete). */
+  tokens: number;
+}
+
+export interface SessionPage {
+  sessions: SessionView[];
+  /** Opaque; absent on the last page. */
+  nextCursor?: string;
+}
+
+/** Longest automatic title (characters). */
+export const AUTO_TITLE_MAX_CHARS = 80;
+/** A user's title, after trimming (characters). */
+export const TITLE_MIN_CHARS = 1;
+export const TITLE_MAX_CHARS = 200;
+/**
+ * How long a session remembers a request as in flight: longer than a chat workflow may
+ * run (api/chat.ts CHAT_EXECUTION_TIMEOUT), so no live request is ever forgotten.
+ */
+export const IN_FLIGHT_TTL_SECONDS = 2 * 3600;
+
+interface SessionRow {
+  id: string;
+  title: string | null;
+  first_user_message: string | null;
+  created_at: Date;
+  last_message_at: Date;
+  /** `last_message_at` as Postgres prints it (microseconds): exact in a cursor. */
+  last_message_at_text: string;
+  message_count: number;
+  tokens: string;
+}
+
+const SELECT_SESSION = `
+  SELECT s.id, s.title, s.created_at, s.last_message_at, s.last_message_at::text AS last_message_at_text,
+         s.message_count,
+         (SELECT left(m.content, ${AUTO_TITLE_MAX_CHARS * 4}) FROM chat_messages m
+           WHERE m.session_id = s.id AND m.role = 'user' ORDER BY m.id LIMIT 1) AS first_user_message,
+         (SELECT coalesce(sum(u.total_tokens), 0) FROM usage_records u
+           WHERE u.session_id = s.id AND u.user_id = s.user_id) AS tokens
+    FROM chat_sessions s`;
+
+/**
+ * Redis sorted set of the request ids started in a session in the last
+ * {@link IN_FLIGHT_TTL_SECONDS} (score: start time in ms), hash-tagged like the summary
+ * key. Finished ones are not removed: cancelling a finished request is a no-op, and the
+ * window keeps the set bounded by the rate limit.
+ */
+export const inFlightKey = (sessionId: string) => `session-requests:{s:${sessionId}}`;
+
+/** The start of a first message as a title: whitespace folded, at most 80 characters. */
+export function autoTitle(firstMessage: string | null): string | null {
+  if (firstMessage === null) return null;
+  const folded = firstMessage.replace(/\s+/g, ' ').trim();
+  if (!folded) return null;
+  const chars = Array.from(folded);
+  return chars.length <= AUTO_TITLE_MAX_CHARS ? folded : chars.slice(0, AUTO_TITLE_MAX_CHARS).join('').trimEnd();
+}
+
+function toView(r: SessionRow): SessionView {
+  return {
+    sessionId: r.id,
+    title: r.title ?? autoTitle(r.first_user_message),
+    createdAt: r.created_at.toISOString(),
+    lastMessageAt: r.last_message_at.toISOString(),
+    messageCount: r.message_count,
+    tokens: Number(r.tokens),
+  };
+}
+
+function encodeCursor(r: SessionRow): string {
+  return Buffer.from(JSON.stringify([r.last_message_at_text, r.id])).toString('base64url');
+}
+
+/** The cursor's position, or undefined when it is not one this module wrote. */
+export function decodeCursor(cursor: string): { at: string; id: string } | undefined {
+  try {
+    const parsed: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (!Array.isArray(parsed) || parsed.length !== 2) return undefined;
+    const [at, id] = parsed as unknown[];
+    if (typeof at !== 'string' || typeof id !== 'string') return undefined;
+    if (Number.isNaN(Date.parse(at.replace(' ', 'T')))) return undefined;
+    if (!/^[0-9a-f-]{36}$/.test(id)) return undefined;
+    return { at, id };
+  } catch {
+    return undefined;
+  }
+}
+
+export class SessionStore {
+  constructor(
+    private readonly db: Pool,
+    private readonly redis: Redis,
+  ) {}
+
+  /** One page of the user's sessions, most recent activity first. */
+  async list(userId: string, limit: number, cursor?: { at: string; id: string }): Promise<SessionPage> {
+    const params: unknown[] = [userId, limit + 1];
+    let after = '';
+    if (cursor) {
+      params.push(cursor.at, cursor.id);
+      after = 'AND (s.last_message_at, s.id) < ($3::timestamptz, $4::uuid)';
+    }
+    const { rows } = await this.db.query<SessionRow>(
+      `${SELECT_SESSION} WHERE s.user_id = $1 ${after}
+        ORDER BY s.last_message_at DESC, s.id DESC LIMIT $2`,
+      params,
+    );
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    return {
+      sessions: page.map(toView),
+      ...(rows.length > limit && last ? { nextCursor: encodeCursor(last) } : {}),
+    };
+  }
+
+  /** The user's session, or undefined (missing or someone else's). */
+  async get(userId: string, sessionId: string): Promise<SessionView | undefined> {
+    const { rows } = await this.db.query<SessionRow>(`${SELECT_SESSION} WHERE s.id = $1 AND s.user_id = $2`, [
+      sessionId,
+      userId,
+    ]);
+    return rows[0] && toView(rows[0]);
+  }
+
+  /** Sets the title (already validated); undefined when the user has no such session. */
+  async rename(userId: string, sessionId: string, title: string): Promise<SessionView | undefined> {
+    const { rowCount } = await this.db.query('UPDATE chat_sessions SET title = $3 WHERE id = $1 AND user_id = $2', [
+      sessionId,
+      userId,
+      title,
+    ]);
+    return rowCount ? this.get(userId, sessionId) : undefined;
+  }
+
+  /**
+   * Deletes the session with its messages and summary (Postgres cascade, then the
+   * cached summary). Usage records have no foreign key and stay. Returns the request
+   * ids that may still be in flight in it (the caller cancels them), or undefined when
+   * the user has no such session.
+   */
+  async delete(userId: string, sessionId: string): Promise<string[] | undefined> {
+    const { rowCount } = await this.db.query('DELETE FROM chat_sessions WHERE id = $1 AND user_id = $2', [
+      sessionId,
+      userId,
+    ]);
+    if (!rowCount) return undefined;
+    const key = inFlightKey(sessionId);
+    const [[, members]] = (await this.redis
+      .multi()
+      .zrange(key, 0, -1)
+      .del(key, summaryCacheKey(sessionId))
+      .exec()) as [[Error | null, string[]]];
+    return members;
+  }
+}
+
+/**
+ * Remembers a request as in flight in its session, before its workflow starts: a
+ * delete that comes after this finds it and cancels it; a delete that came before has
+ * already removed the session, so the request is refused (or ends `not_found` at its
+ * first step).
+ */
+export async function trackSessionRequest(redis: Redis, sessionId: string, requestId: string): Promise<void> {
+  const key = inFlightKey(sessionId);
+  const now = Date.now();
+  await redis
+    .multi()
+    .zadd(key, now, requestId)
+    .zremrangebyscore(key, '-inf', now - IN_FLIGHT_TTL_SECONDS * 1000)
+    .expire(key, IN_FLIGHT_TTL_SECONDS)
+    .exec();
+}
+
+/**
+ * True when a write failed because its session no longer exists (the foreign key of a
+ * message or summary to a deleted session): the request is over, not worth a retry.
+ */
+export function isSessionGone(err: unknown): boolean {
+  const e = err as { code?: unknown; constraint?: unknown } | null;
+  return (
+    e?.code === '23503' && typeof e.constraint === 'string' && e.constraint.endsWith('_session_id_fkey')
+  );
+}
