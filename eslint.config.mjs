@@ -80,6 +80,24 @@ export default tseslint.config(
     },
   },
   {
+    // The client library and the web app run in browsers too: no Node built-ins, no
+    // server packages (the WebSocket constructor is an option).
+    files: ['client/**/*.ts', 'web/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [...builtinModules, ...builtinModules.map((m) => `node:${m}`), ...ioPackages].map(
+            (name) => ({ name, message: 'The client runs in browsers: no Node built-ins or server packages.' }),
+          ),
+          patterns: [
+            { group: ['../api/*', '../lib/*', '../llm/*', '../activities/*', '../workers/*', '../workflows/*'], message: 'The client depends on the contract (contracts/) only.' },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['test/**/*.ts', 'bench/**/*.ts', 'scripts/**/*.ts'],
     rules: {
       '@typescript-eslint/no-non-null-assertion': 'off',
