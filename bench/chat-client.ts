@@ -1,11 +1,11 @@
 /**
- * A lean WebSocket chat client for benchmarks: one socket, many requests in flight,
- * each timed at the client from the moment its `chat` frame is sent (no frame log
- * kept, so long runs stay flat in memory and CPU).
+ * A lean benchmark client over the client library (client/): one connection, many
+ * requests in flight, each timed at the client from the moment its `chat` frame is
+ * sent. Handles are dropped at their end, so long runs stay flat in memory.
  */
-import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
+import { ChatConnection, type WebSocketConstructor } from '../client';
 
 /** Client-side timings of one request, in ms from sending its `chat` frame. */
 export interface ChatTiming {
@@ -21,107 +21,66 @@ export interface ChatTiming {
   content: string;
 }
 
-interface Pending {
-  sentAt: number;
-  sentAtMs: number;
-  timing: Partial<ChatTiming> & { types: string[] };
-  resolve(t: ChatTiming): void;
-  reject(err: Error): void;
-  timer: NodeJS.Timeout;
-}
-
 export class BenchChatClient {
-  private readonly pending = new Map<string, Pending>();
+  private constructor(private readonly connection: ChatConnection) {}
 
-  private constructor(private readonly ws: WebSocket) {
-    ws.on('message', (data) => this.onFrame(Buffer.from(data as ArrayBuffer).toString('utf8')));
-    ws.on('close', () => {
-      for (const [id, p] of this.pending) this.fail(id, p, new Error('socket closed'));
+  /** Opens an authenticated connection (`url`: the API's `/v1/ws`). */
+  static async connect(url: string, token: string): Promise<BenchChatClient> {
+    const connection = new ChatConnection({
+      url,
+      token,
+      WebSocket: WebSocket as unknown as WebSocketConstructor,
     });
-  }
-
-  /** Opens an authenticated socket. */
-  static connect(url: string, token: string): Promise<BenchChatClient> {
-    return new Promise((resolve, reject) => {
-      const ws = new WebSocket(url, { headers: { Authorization: `Bearer ${token}` } });
-      ws.once('open', () => resolve(new BenchChatClient(ws)));
-      ws.once('error', reject);
+    await new Promise<void>((resolve, reject) => {
+      const off = connection.onState((state) => {
+        off();
+        if (state === 'open') resolve();
+        else reject(new Error(`could not connect to ${url} (${state})`));
+      });
     });
+    return new BenchChatClient(connection);
   }
 
   /** Sends one chat request and resolves with its timings at `done` (rejects on `error`). */
-  chat(sessionId: string, content: string, timeoutMs = 30_000): Promise<ChatTiming> {
-    const requestId = randomUUID();
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () =>
-          this.fail(
-            requestId,
-            this.pending.get(requestId),
-            new Error(`request ${requestId} timed out`),
-          ),
-        timeoutMs,
-      );
-      this.pending.set(requestId, {
-        sentAt: 0,
-        sentAtMs: 0,
-        timing: { types: [] },
-        resolve,
-        reject,
-        timer,
-      });
-      const p = this.pending.get(requestId)!;
-      p.sentAtMs = Date.now();
-      p.sentAt = performance.now();
-      this.ws.send(JSON.stringify({ type: 'chat', requestId, sessionId, content }));
+  async chat(sessionId: string, content: string, timeoutMs = 30_000): Promise<ChatTiming> {
+    const sentAtMs = Date.now();
+    const sentAt = performance.now();
+    const handle = this.connection.chat({ sessionId, content });
+    const types: string[] = [];
+    let accepted = NaN;
+    let firstDelta = NaN;
+    let doneAt = NaN;
+    handle.on((e) => {
+      const now = performance.now() - sentAt;
+      types.push(e.type === 'status' ? `status:${e.state}` : e.type);
+      if (e.type === 'accepted' && Number.isNaN(accepted)) accepted = now;
+      if (e.type === 'delta' && Number.isNaN(firstDelta)) firstDelta = now;
+      if (e.type === 'done') doneAt = now;
     });
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`request ${handle.requestId} timed out`)), timeoutMs);
+    });
+    try {
+      const done = await Promise.race([handle.reply(), timeout]);
+      return {
+        requestId: handle.requestId,
+        sentAtMs,
+        accepted,
+        firstDelta,
+        done: doneAt,
+        types,
+        content: done.content,
+      };
+    } catch (err) {
+      throw new Error(`request failed: ${err instanceof Error ? `${(err as { code?: string }).code ?? ''}: ${err.message}` : String(err)}`);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   close(): Promise<void> {
-    if (this.ws.readyState === WebSocket.CLOSED) return Promise.resolve();
-    return new Promise((resolve) => {
-      this.ws.once('close', () => resolve());
-      this.ws.close();
-    });
-  }
-
-  private onFrame(text: string): void {
-    const now = performance.now();
-    const f = JSON.parse(text) as {
-      type: string;
-      requestId?: string;
-      code?: string;
-      message?: string;
-      state?: string;
-      content?: string;
-    };
-    const p = f.requestId ? this.pending.get(f.requestId) : undefined;
-    if (!p || !f.requestId) return;
-    const t = p.timing;
-    t.types.push(f.type === 'status' ? `status:${f.state}` : f.type);
-    if (f.type === 'accepted') t.accepted ??= now - p.sentAt;
-    if (f.type === 'delta') t.firstDelta ??= now - p.sentAt;
-    if (f.type === 'done') {
-      clearTimeout(p.timer);
-      this.pending.delete(f.requestId);
-      p.resolve({
-        requestId: f.requestId,
-        sentAtMs: p.sentAtMs,
-        accepted: t.accepted ?? NaN,
-        firstDelta: t.firstDelta ?? NaN,
-        done: now - p.sentAt,
-        types: t.types,
-        content: f.content ?? '',
-      });
-    }
-    if (f.type === 'error')
-      this.fail(f.requestId, p, new Error(`request failed: ${f.code}: ${f.message}`));
-  }
-
-  private fail(requestId: string, p: Pending | undefined, err: Error): void {
-    if (!p) return;
-    clearTimeout(p.timer);
-    this.pending.delete(requestId);
-    p.reject(err);
+    this.connection.close();
+    return Promise.resolve();
   }
 }

@@ -58,6 +58,8 @@ interface Tracked {
   handle: ChatHandle;
   /** The `chat` frame (re-sent until the server accepts it); absent for a resume-only handle. */
   chat?: { type: 'chat'; requestId: string; sessionId: string; content: string; model?: string };
+  /** True once the `chat` frame went out on some socket (the server may know it). */
+  sent: boolean;
 }
 
 const OPEN = 1;
@@ -110,8 +112,9 @@ export class ChatConnection {
       content: input.content,
       ...(input.model !== undefined ? { model: input.model } : {}),
     };
-    this.track({ handle, chat });
-    this.send(chat);
+    const tracked: Tracked = { handle, chat, sent: false };
+    this.track(tracked);
+    tracked.sent = this.send(chat);
     return handle;
   }
 
@@ -126,7 +129,7 @@ export class ChatConnection {
     const handle = new ChatHandle(id, sessionId, (h) => this.cancel(h));
     handle.accepted = true;
     handle.lastEventId = lastEventId;
-    this.track({ handle });
+    this.track({ handle, sent: true });
     this.send(this.resumeFrame(handle));
     return handle;
   }
@@ -166,22 +169,23 @@ export class ChatConnection {
     if (!tracked) return;
     if (handle.accepted) {
       this.send({ type: 'cancel', requestId: handle.requestId });
-    } else if (!this.isOpen) {
-      // Never sent (or never confirmed) and offline: the server may never see it. The
-      // chat frame is not sent on reconnect; a request the server did start ends by
-      // itself and its stored reply shows in the session.
+    } else if (!tracked.sent) {
+      // Never sent: the server never hears of it.
       handle.endLocally('cancelled', 'cancelled before it reached the server');
     }
-    // Otherwise the cancel is sent when `accepted` arrives: before it, the server may
-    // not know the request yet.
+    // Otherwise the cancel is sent when `accepted` arrives (after a reconnect, once the
+    // re-sent `chat` is accepted): before it, the server may not know the request yet.
   }
 
   private get isOpen(): boolean {
     return this.ws !== undefined && this.ws.readyState === OPEN && this.stateValue === 'open';
   }
 
-  private send(frame: object): void {
-    if (this.isOpen) this.ws!.send(JSON.stringify(frame));
+  /** Sends a frame if the socket is open; true when sent. */
+  private send(frame: object): boolean {
+    if (!this.isOpen) return false;
+    this.ws!.send(JSON.stringify(frame));
+    return true;
   }
 
   private resumeFrame(handle: ChatHandle): object {
@@ -215,7 +219,7 @@ export class ChatConnection {
           this.send(this.resumeFrame(handle));
           if (handle.cancelRequested) this.send({ type: 'cancel', requestId: handle.requestId });
         } else if (tracked.chat) {
-          this.send(tracked.chat);
+          if (this.send(tracked.chat)) tracked.sent = true;
         }
       }
     };

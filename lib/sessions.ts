@@ -92,6 +92,9 @@ function encodeCursor(r: SessionRow): string {
   return Buffer.from(JSON.stringify([r.last_message_at_text, r.id])).toString('base64url');
 }
 
+/** A timestamptz as Postgres prints it, e.g. `2026-12-02 04:24:20.123456+00`. */
+const PG_TIMESTAMPTZ_RE = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{1,6})?[+-]\d\d(:\d\d){0,2}$/;
+
 /** The cursor's position, or undefined when it is not one this module wrote. */
 export function decodeCursor(cursor: string): { at: string; id: string } | undefined {
   try {
@@ -99,7 +102,7 @@ export function decodeCursor(cursor: string): { at: string; id: string } | undef
     if (!Array.isArray(parsed) || parsed.length !== 2) return undefined;
     const [at, id] = parsed as unknown[];
     if (typeof at !== 'string' || typeof id !== 'string') return undefined;
-    if (Number.isNaN(Date.parse(at.replace(' ', 'T')))) return undefined;
+    if (!PG_TIMESTAMPTZ_RE.test(at)) return undefined;
     if (!/^[0-9a-f-]{36}$/.test(id)) return undefined;
     return { at, id };
   } catch {

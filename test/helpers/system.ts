@@ -14,6 +14,8 @@ import { createLogger, type Logger } from '../../lib/logger';
 import { startLocalLlm, type LocalLlm } from '../../llm/server';
 import { createActivityDeps } from '../../workers/deps';
 import { createWorkers, runWorkers, shutdownWorkers } from '../../workers/worker';
+import WebSocket from 'ws';
+import { ChatClient, type WebSocketConstructor } from '../../client';
 import { TestClient } from './ws-client';
 
 export interface SystemOptions {
@@ -37,8 +39,10 @@ export interface TestSystem {
   newUser(plan?: Plan): { userId: string; token: string };
   /** A new user with a session and an open socket. */
   newChat(plan?: Plan): Promise<{ userId: string; token: string; sessionId: string; client: TestClient }>;
-  /** Opens an authenticated socket. */
+  /** Opens an authenticated raw socket (frames as sent). */
   connect(token: string): Promise<TestClient>;
+  /** The client library for this user, against this system's API (close it after use). */
+  client(token: string, options?: { pingIntervalMs?: number }): ChatClient;
   /** Creates a chat session over HTTP. */
   createSession(token: string): Promise<string>;
   /** Starts one more API server on the same stack (another "replica"), optionally with its own logger. */
@@ -105,6 +109,16 @@ export async function startSystem(options: SystemOptions = {}): Promise<TestSyst
     },
     connect(token: string) {
       return TestClient.connect(wsUrl, { Authorization: `Bearer ${token}` });
+    },
+    client(token: string, options = {}) {
+      return new ChatClient({
+        baseUrl,
+        token,
+        WebSocket: WebSocket as unknown as WebSocketConstructor,
+        minReconnectDelayMs: 50,
+        maxReconnectDelayMs: 1000,
+        ...options,
+      });
     },
     async createSession(token: string) {
       const res = await system.http(token, 'POST', '/v1/sessions');

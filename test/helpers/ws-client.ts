@@ -1,5 +1,11 @@
-/** A real WebSocket test client that collects frames and waits for them. */
+/**
+ * A raw WebSocket test client that collects frames and waits for them: for tests that
+ * send malformed frames or read frames exactly as the server sent them. Everything else
+ * speaks through the client library (client/), which holds the protocol's logic; this
+ * wrapper reuses it (what ends a request, how the reply text is reassembled).
+ */
 import WebSocket from 'ws';
+import { isTerminal, replyText } from '../../client';
 
 export type Frame = Record<string, unknown> & { type: string };
 
@@ -67,7 +73,8 @@ export class TestClient {
   /** Waits for the request's `done` or `error` frame and returns it. */
   end(requestId: string, timeoutMs = 30_000): Promise<Frame> {
     return this.waitFor(
-      (fs) => fs.find((f) => f.requestId === requestId && (f.type === 'done' || (f.type === 'error' && f.eventId !== undefined))),
+      // An `error` without eventId may answer one frame (e.g. a refused `cancel`), not end the request.
+      (fs) => fs.find((f) => f.requestId === requestId && isTerminal(f) && (f.type === 'done' || f.eventId !== undefined)),
       timeoutMs,
       `end of ${requestId}`,
     );
@@ -90,10 +97,5 @@ export class UpgradeRefused extends Error {
 
 /** The reply text a client reassembles from deltas, honouring `restart`. */
 export function reassemble(frames: Frame[]): string {
-  let text = '';
-  for (const f of frames) {
-    if (f.type === 'restart') text = '';
-    if (f.type === 'delta') text += String(f.content);
-  }
-  return text;
+  return replyText(frames);
 }
