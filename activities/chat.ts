@@ -17,7 +17,7 @@ import type { ActivityDeps } from './deps';
  */
 function failIfSessionGone(err: unknown): never {
   if (isSessionGone(err)) {
-    throw ApplicationFailure.create({ type: 'Cancelled', message: 'the session was deleted', nonRetryable: true });
+    throw failure(FAILURE_TYPES.Cancelled, 'the session was deleted', { nonRetryable: true, cause: err as Error });
   }
   throw err;
 }
