@@ -2,7 +2,14 @@
  * The short steps of a chat request, run as local activities (they are fast and close
  * to the workflow, so they cost no extra round trip through the Temporal server).
  */
-import type { ChatSettings, Plan, PromptMessage, TokenUsage } from '../contracts/definitions';
+import type {
+  ChatMethod,
+  ChatSettings,
+  LlmToolCall,
+  Plan,
+  PromptMessage,
+  TokenUsage,
+} from '../contracts/definitions';
 import { FAILURE_TYPES, failure } from '../contracts/errors';
 import type { RequestEvent } from '../contracts/protocol';
 import { systemPrompt } from '../lib/prompt';
@@ -47,6 +54,14 @@ export interface FinishChatInput {
   model: string;
   content: string;
   usage: TokenUsage;
+  /** False for a stateless completion: nothing is stored, `done` has messageId `''`. */
+  store?: boolean;
+  /** A completion's client tool calls: stored with the reply and sent in `done`. */
+  toolCalls?: LlmToolCall[];
+  /** The LLM's finish reason, sent in `done` (OpenAI-compatible API). */
+  finishReason?: string;
+  /** Counted in `chat_requests_total{method}` with the terminal event. */
+  method?: ChatMethod;
 }
 
 export interface FinishChatOutput {
@@ -57,6 +72,8 @@ export interface EmitEventInput {
   userId: string;
   requestId: string;
   event: RequestEvent;
+  /** Counted in `chat_requests_total{method}` when the event is terminal. */
+  method?: ChatMethod;
 }
 
 interface MessageRow {
@@ -193,34 +210,45 @@ export function createChatActivities(deps: ActivityDeps) {
    * event, billing) just before, by the workflow (workflows/usage.ts).
    */
   async function finishChat(input: FinishChatInput): Promise<FinishChatOutput> {
-    const { rows } = await db.query<{ id: string }>(
-      `INSERT INTO chat_messages
-         (session_id, request_id, message_key, role, content, tokens, tokens_estimated, model)
-       VALUES ($1, $2, $3, 'assistant', $4, $5, $6, $7)
-       ON CONFLICT (message_key) DO UPDATE SET message_key = EXCLUDED.message_key
-       RETURNING id`,
-      [
-        input.sessionId,
-        input.requestId,
-        `${input.requestId}:assistant`,
-        input.content,
-        input.usage.completionTokens,
-        input.usage.estimated,
-        input.model,
-      ],
-    ).catch(failIfSessionGone);
-    const messageId = String(rows[0]?.id);
-    await events.append(input.userId, input.requestId, {
-      type: 'done',
-      messageId,
-      content: input.content,
-    });
+    let messageId = '';
+    if (input.store !== false) {
+      const { rows } = await db.query<{ id: string }>(
+        `INSERT INTO chat_messages
+           (session_id, request_id, message_key, role, content, tool_calls, tokens, tokens_estimated, model)
+         VALUES ($1, $2, $3, 'assistant', $4, $5, $6, $7, $8)
+         ON CONFLICT (message_key) DO UPDATE SET message_key = EXCLUDED.message_key
+         RETURNING id`,
+        [
+          input.sessionId,
+          input.requestId,
+          `${input.requestId}:assistant`,
+          input.content,
+          input.toolCalls?.length ? JSON.stringify(input.toolCalls) : null,
+          input.usage.completionTokens,
+          input.usage.estimated,
+          input.model,
+        ],
+      ).catch(failIfSessionGone);
+      messageId = String(rows[0]?.id);
+    }
+    await events.append(
+      input.userId,
+      input.requestId,
+      {
+        type: 'done',
+        messageId,
+        content: input.content,
+        ...(input.toolCalls?.length ? { toolCalls: input.toolCalls } : {}),
+        ...(input.finishReason ? { finishReason: input.finishReason } : {}),
+      },
+      { method: input.method },
+    );
     return { messageId };
   }
 
   /** Writes one event to the request's stream (used by workflows for `error`). */
   async function emitEvent(input: EmitEventInput): Promise<void> {
-    await events.append(input.userId, input.requestId, input.event);
+    await events.append(input.userId, input.requestId, input.event, { method: input.method });
   }
 
   return { prepareChat, finishChat, emitEvent };

@@ -5,6 +5,7 @@
  */
 import { createBillingActivities } from './billing';
 import { createChatActivities } from './chat';
+import { createCompletionActivities } from './completions';
 import type { ActivityDeps } from './deps';
 import { createLlmActivities } from './llm';
 import { createQuotaActivities } from './quota';
@@ -17,6 +18,7 @@ export type { ActivityDeps } from './deps';
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createChatActivities(deps),
+    ...createCompletionActivities(deps),
     ...createLlmActivities(deps),
     ...createSummaryActivities(deps),
     ...createQuotaActivities(deps),

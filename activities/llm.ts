@@ -9,8 +9,9 @@
  */
 import { Context } from '@temporalio/activity';
 import { CancelledFailure, type ApplicationFailure } from '@temporalio/common';
+import type OpenAI from 'openai';
 import { APIConnectionError, APIError } from 'openai';
-import type { LlmToolCall, PromptMessage, TokenUsage } from '../contracts/definitions';
+import type { LlmToolCall, PromptMessage, SamplingParams, TokenUsage } from '../contracts/definitions';
 import { FAILURE_TYPES, failure } from '../contracts/errors';
 import { countPromptTokens, countTextTokens, modelInfo } from '../lib/tokens';
 import { toolDefinitions } from '../tools/registry';
@@ -31,6 +32,31 @@ export interface CallLlmInput {
   tools?: readonly string[];
   /** Which LLM round of the request this is (0 first; one more after each tool round). */
   round?: number;
+  /**
+   * A client's own tools (OpenAI `tools` objects, OpenAI-compatible API), offered as
+   * given instead of registered ones; their calls are returned, never run.
+   */
+  clientTools?: unknown[];
+  /** OpenAI `tool_choice`, sent with `clientTools`. */
+  toolChoice?: unknown;
+  /** A client's sampling parameters (OpenAI-compatible API); `maxTokens` is ignored here. */
+  sampling?: SamplingParams;
+}
+
+type CompletionParams = Parameters<OpenAI['chat']['completions']['create']>[0];
+
+/** The request fields a client's tools and sampling parameters add (absent ones omitted). */
+function clientParams(input: CallLlmInput): Partial<CompletionParams> {
+  const out: Record<string, unknown> = {};
+  if (input.clientTools?.length) {
+    out.tools = input.clientTools;
+    if (input.toolChoice !== undefined) out.tool_choice = input.toolChoice;
+  }
+  const s = input.sampling;
+  if (s?.temperature !== undefined) out.temperature = s.temperature;
+  if (s?.topP !== undefined) out.top_p = s.topP;
+  if (s?.stop?.length) out.stop = s.stop;
+  return out;
 }
 
 /** Fences of one round stay below the next round's: attempts per call are far fewer. */
@@ -88,7 +114,8 @@ export function createLlmActivities(deps: ActivityDeps) {
           stream_options: { include_usage: true },
           max_tokens: input.maxTokens,
           ...(input.tools?.length ? { tools: toolDefinitions(input.tools) } : {}),
-        },
+          ...clientParams(input),
+        } as CompletionParams & { stream: true },
         { signal: abort.signal },
       );
       for await (const chunk of stream) {

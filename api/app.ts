@@ -9,6 +9,7 @@ import type { ApiDeps } from './deps';
 import { AppError, sendError, toAppError } from './errors';
 import { isUuid } from './frames';
 import { checkHealth } from './health';
+import { openAiRoutes } from './openai/routes';
 import { apiKeyRoutes } from './routes/api-keys';
 import { meRoutes } from './routes/me';
 import { sessionsRouter } from './routes/sessions';
@@ -97,6 +98,7 @@ export function createApp(deps: ApiDeps, metricsText: () => Promise<{ contentTyp
   v1.use(sessionsRouter(deps));
   v1.use(meRoutes(deps));
   v1.use(apiKeyRoutes(deps));
+  v1.use(openAiRoutes(deps));
   v1.use(usageRoutes(deps));
   v1.use(tasksRouter(deps));
   app.use('/v1', v1);

@@ -4,8 +4,10 @@ import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@te
 import {
   cancelSignal,
   chatWorkflowId,
+  type ChatMethod,
   type ChatSettings,
   type ChatWorkflowInput,
+  type CompletionRequest,
 } from '../contracts/definitions';
 import { ERRORS } from '../contracts/errors';
 import { quotaRefusalsTotal } from '../lib/metrics';
@@ -19,9 +21,14 @@ import { chatRateLimiter } from './rate-limit';
 
 export interface StartChat {
   requestId?: string;
+  /** `''` for a stateless completion (no session). */
   sessionId: string;
   content: string;
   model?: string;
+  /** The door it came in by (metrics); absent = the WebSocket. */
+  method?: ChatMethod;
+  /** An OpenAI-compatible completion's messages, tools and sampling (api/openai/). */
+  completion?: CompletionRequest;
 }
 
 /** Longest a chat workflow may run before Temporal ends it. */
@@ -66,7 +73,8 @@ export async function startChat(
       rate.retryAfterSeconds,
     );
   }
-  if (!(await ownsSession(deps, user.userId, req.sessionId))) {
+  const stateless = req.completion?.stateless === true;
+  if (!stateless && !(await ownsSession(deps, user.userId, req.sessionId))) {
     throw new AppError(ERRORS.NotFound, 'session not found');
   }
   // Before the start: deleting the session from now on cancels this request.
@@ -81,6 +89,8 @@ export async function startChat(
     plan: user.plan,
     taskQueues: config.taskQueues,
     settings: chatSettings(config),
+    ...(req.method ? { method: req.method } : {}),
+    ...(req.completion ? { completion: req.completion } : {}),
   };
   const outcome = await (deps.chatRunner ?? ((i) => startChatWorkflow(deps, i)))(input);
   if (outcome === 'duplicate') {

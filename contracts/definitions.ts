@@ -65,12 +65,51 @@ export interface ChatSettings {
 export interface ChatWorkflowInput {
   requestId: string;
   userId: string;
+  /** The session; `''` for a stateless completion (nothing stored, billed with no session). */
   sessionId: string;
   content: string;
   model: string;
   plan: Plan;
   taskQueues: TaskQueues;
   settings: ChatSettings;
+  /** How the request came in (the `method` label of `chat_requests_total`); absent = `ws`. */
+  method?: ChatMethod;
+  /** Present for an OpenAI-compatible completion (`POST /v1/chat/completions`). */
+  completion?: CompletionRequest;
+}
+
+/** The doors a chat request comes in by (docs/ARCHITECTURE.md "Doors into the system"). */
+export type ChatMethod = 'ws' | 'openai';
+
+/** Sampling parameters of an OpenAI-compatible request, passed to the LLM as given. */
+export interface SamplingParams {
+  /** `max_tokens` / `max_completion_tokens`, capped by the server's completion budget. */
+  maxTokens?: number;
+  temperature?: number;
+  topP?: number;
+  stop?: string[];
+}
+
+/**
+ * What an OpenAI-compatible completion adds to a chat request (docs/API.md
+ * "OpenAI-compatible API"). JSON-safe: it travels in the workflow input.
+ */
+export interface CompletionRequest {
+  /**
+   * The client's messages: the whole conversation when `stateless`, else the new turn
+   * of the session (its stored history and summary come first).
+   */
+  messages: PromptMessage[];
+  /** True without `X-Session-Id`: nothing is stored in a session. */
+  stateless: boolean;
+  /**
+   * The client's tools (OpenAI `tools` objects), offered to the LLM as given; the LLM's
+   * calls of them go back to the client (`finish_reason: "tool_calls"`), never run here.
+   */
+  tools?: unknown[];
+  /** OpenAI `tool_choice`, passed through with `tools`. */
+  toolChoice?: unknown;
+  sampling: SamplingParams;
 }
 
 export interface TokenUsage {

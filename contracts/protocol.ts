@@ -5,6 +5,7 @@
  * {@link RequestEvent}s; the API relay adds `requestId` and `eventId` when it sends them.
  * Pure types and constants: importable from workflows.
  */
+import type { LlmToolCall } from './definitions';
 import type { ErrorCode } from './errors';
 
 export type StatusState =
@@ -53,7 +54,16 @@ export type RequestEvent =
       totalTokens: number;
       quota: QuotaSnapshot;
     }
-  | { type: 'done'; messageId: string; content: string }
+  | {
+      type: 'done';
+      /** The stored reply's id; `''` for a stateless completion (nothing stored). */
+      messageId: string;
+      content: string;
+      /** A completion's tool calls for the client (client tools, OpenAI-compatible API). */
+      toolCalls?: LlmToolCall[];
+      /** The LLM's finish reason (OpenAI-compatible API): `stop`, `length`, `tool_calls`... */
+      finishReason?: string;
+    }
   | { type: 'error'; code: ErrorCode; message: string };
 
 /** Event types that end a request: exactly one of them is ever written per request. */

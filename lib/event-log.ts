@@ -17,6 +17,7 @@
  * as strings in the order sent.
  */
 import type { Redis } from 'ioredis';
+import type { ChatMethod } from '../contracts/definitions';
 import { TERMINAL_EVENT_TYPES, type RequestEvent } from '../contracts/protocol';
 
 const APPEND_SCRIPT = `
@@ -70,6 +71,8 @@ export function seqOfStreamId(id: string): number {
 export interface AppendOptions {
   /** Fencing token (the LLM activity's attempt number); 0 or absent = unfenced. */
   fence?: number;
+  /** How the request came in, for metrics of terminal events (workers/metered-event-log.ts). */
+  method?: ChatMethod;
 }
 
 type AppendCommand = (

@@ -10,7 +10,8 @@
  * API replica. (A terminal write whose Redis reply is lost is retried, refused, and
  * so never counted: a request is counted at most once.)
  *
- * `method` is `ws`: chat requests only come in over the WebSocket (docs/API.md). Requests
+ * `method` is the door the request came in by (`ws`, or `openai` for the OpenAI-compatible
+ * API), passed along by the step that writes the terminal event; `ws` when absent. Requests
  * the API refuses before starting a workflow (rate limit, unknown session) are not
  * chat requests here; refusals are counted in `quota_refusals_total`.
  */
@@ -18,7 +19,7 @@ import { TERMINAL_EVENT_TYPES, type RequestEvent } from '../contracts/protocol';
 import { EventLog, type AppendOptions } from '../lib/event-log';
 import { chatRequestsTotal } from '../lib/metrics';
 
-/** The one method chat requests use (see the module doc). */
+/** The method of chat requests that name none (the WebSocket; see the module doc). */
 export const CHAT_METHOD = 'ws';
 
 /** {@link EventLog} that counts every request's terminal event once. */
@@ -32,7 +33,7 @@ export class MeteredEventLog extends EventLog {
     const seq = await super.append(userId, requestId, event, options);
     if (seq !== null && TERMINAL_EVENT_TYPES.has(event.type)) {
       chatRequestsTotal.inc({
-        method: CHAT_METHOD,
+        method: options.method ?? CHAT_METHOD,
         status: event.type === 'error' ? event.code : 'done',
       });
     }

@@ -21,6 +21,7 @@ import {
   type ChatPhase,
   type ChatWorkflowInput,
   type ChatWorkflowResult,
+  type TokenUsage,
 } from '../contracts/definitions';
 import {
   ERRORS,
@@ -30,7 +31,8 @@ import {
   failureType,
   type ErrorSpec,
 } from '../contracts/errors';
-import { converse } from './converse';
+import { type CompletionReply, converseForClient } from './completion';
+import { converse, type Reply } from './converse';
 import { fast, LLM_ACTIVITY } from './proxies';
 import { startSummary } from './summarize';
 import { quotaRefusalMessage, RequestMeter } from './usage';
@@ -47,16 +49,28 @@ export async function chatWorkflow(input: ChatWorkflowInput): Promise<ChatWorkfl
   const meter = new RequestMeter(input);
   try {
     const reply = await work.run(async () => {
-      const prepared = await fast.prepareChat({
-        ...ids,
-        sessionId: input.sessionId,
-        content: input.content,
-        model: input.model,
-        settings: input.settings,
-      });
+      const { completion } = input;
+      const prepared = completion
+        ? await fast.prepareCompletion({
+            ...ids,
+            sessionId: input.sessionId,
+            model: input.model,
+            settings: input.settings,
+            completion,
+          })
+        : await fast.prepareChat({
+            ...ids,
+            sessionId: input.sessionId,
+            content: input.content,
+            model: input.model,
+            settings: input.settings,
+          });
       await meter.reserve(prepared.promptTokens);
       phase = 'calling_llm';
-      const reply = await converse(input, prepared.messages, (usage) => meter.report(usage));
+      const onUsage = (usage: TokenUsage) => meter.report(usage);
+      const reply: Reply & Partial<CompletionReply> = completion
+        ? await converseForClient(input, completion, prepared.messages, onUsage)
+        : await converse(input, prepared.messages, onUsage);
       return { ...reply, summaryDue: prepared.summaryDue };
     });
     await meter.settle(reply.usage);
@@ -71,6 +85,14 @@ export async function chatWorkflow(input: ChatWorkflowInput): Promise<ChatWorkfl
         model: input.model,
         content: reply.content,
         usage: reply.usage,
+        ...(input.completion
+          ? {
+              store: !input.completion.stateless,
+              toolCalls: reply.toolCalls,
+              finishReason: reply.finishReason,
+            }
+          : {}),
+        ...(input.method ? { method: input.method } : {}),
       }),
     ]);
     phase = 'completed';
@@ -82,7 +104,11 @@ export async function chatWorkflow(input: ChatWorkflowInput): Promise<ChatWorkfl
     const message = quotaRefusalMessage(err) ?? spec.message;
     await CancellationScope.nonCancellable(async () => {
       await meter.settleFailed();
-      await fast.emitEvent({ ...ids, event: { type: 'error', code: spec.code, message } });
+      await fast.emitEvent({
+        ...ids,
+        event: { type: 'error', code: spec.code, message },
+        ...(input.method ? { method: input.method } : {}),
+      });
       await meter.billingStarted();
     });
     if (spec === ERRORS.LlmUnavailable || spec === ERRORS.Internal) {

@@ -1,0 +1,190 @@
+/**
+ * The prompt of an OpenAI-compatible completion (docs/API.md "OpenAI-compatible API"),
+ * the counterpart of `prepareChat` for requests that bring their own messages:
+ * - stateless (no `X-Session-Id`): the client's messages are the conversation, trimmed
+ *   oldest-first to the model's budget (lib/conversation-trim.ts); nothing is stored;
+ * - session: the client's messages are the session's new turn. They are stored (once),
+ *   then the prompt is built exactly as on the WebSocket: system prompt, summary, the
+ *   pruned window (lib/pruner.ts). The client's system messages join the system prompt
+ *   for this request only (they are not stored).
+ */
+import type { ChatSettings, CompletionRequest, PromptMessage } from '../contracts/definitions';
+import { FAILURE_TYPES, failure } from '../contracts/errors';
+import { trimConversation } from '../lib/conversation-trim';
+import { systemPrompt } from '../lib/prompt';
+import { isSessionGone } from '../lib/sessions';
+import { ContextTooLargeError, prune, type HistoryMessage } from '../lib/pruner';
+import { countMessageTokens, modelInfo, REPLY_PRIMING_TOKENS } from '../lib/tokens';
+import type { ActivityDeps } from './deps';
+import type { PrepareChatOutput } from './chat';
+
+export interface PrepareCompletionInput {
+  requestId: string;
+  userId: string;
+  /** `''` when stateless. */
+  sessionId: string;
+  model: string;
+  settings: ChatSettings;
+  completion: CompletionRequest;
+}
+
+interface MessageRow {
+  id: string;
+  role: HistoryMessage['role'];
+  content: string;
+  tool_calls: HistoryMessage['toolCalls'];
+  tool_call_id: string | null;
+  tokens: number;
+}
+
+const contextTooLarge = (message: string) =>
+  failure(FAILURE_TYPES.ContextTooLarge, message, { nonRetryable: true });
+
+/** Creates the completion-prompt activity over its dependencies. */
+export function createCompletionActivities(deps: ActivityDeps) {
+  const { db, events } = deps;
+
+  /** Builds the prompt of a completion; stores the turn in session mode. */
+  async function prepareCompletion(input: PrepareCompletionInput): Promise<PrepareChatOutput> {
+    await events.append(input.userId, input.requestId, { type: 'status', state: 'pruning' });
+    const model = modelInfo(input.model, deps.models);
+    const { settings } = input;
+    const budget = model.contextWindow - settings.maxCompletionTokens - settings.contextSafetyMargin;
+    const messages = input.completion.messages;
+    const tokensOf = (m: PromptMessage) => countMessageTokens(m, model.encoding);
+
+    if (input.completion.stateless) {
+      try {
+        const trimmed = trimConversation(messages, (i) => tokensOf(messages[i] as PromptMessage), budget);
+        return { messages: trimmed.messages, promptTokens: trimmed.promptTokens, summaryDue: false };
+      } catch (err) {
+        if (err instanceof ContextTooLargeError) throw contextTooLarge(err.message);
+        throw err;
+      }
+    }
+
+    const owner = await db.query<{ user_id: string }>('SELECT user_id FROM chat_sessions WHERE id = $1', [
+      input.sessionId,
+    ]);
+    if (owner.rows[0]?.user_id !== input.userId) {
+      throw failure(FAILURE_TYPES.NotFound, 'session not found', { nonRetryable: true });
+    }
+    const user = await deps.userService.getContext(input.userId);
+    const clientSystem = messages.filter((m) => m.role === 'system' && m.content).map((m) => m.content);
+    const system = [systemPrompt(user), ...clientSystem].join('\n\n');
+    const systemTokens = countMessageTokens({ role: 'system', content: system }, model.encoding);
+    const turn = messages.filter((m) => m.role !== 'system');
+    const last = turn.at(-1);
+    if (!last) throw failure(FAILURE_TYPES.BadRequest, 'no message to answer', { nonRetryable: true });
+    if (REPLY_PRIMING_TOKENS + systemTokens + tokensOf(last) > budget) {
+      throw contextTooLarge(
+        `the last message needs ${tokensOf(last)} tokens; ${input.model} leaves ${Math.max(0, budget - systemTokens - REPLY_PRIMING_TOKENS)} for it`,
+      );
+    }
+    const lastId = await storeTurn(input, turn, tokensOf);
+    const { rows } = await db.query<MessageRow>(
+      `SELECT id, role, content, tool_calls, tool_call_id, tokens FROM chat_messages
+        WHERE session_id = $1 AND id <= $2 ORDER BY id DESC LIMIT $3`,
+      [input.sessionId, lastId, settings.maxHistoryMessages],
+    );
+    const history: HistoryMessage[] = rows.reverse().map((r) => ({
+      id: String(r.id),
+      role: r.role,
+      content: r.content,
+      toolCalls: r.tool_calls,
+      toolCallId: r.tool_call_id,
+      tokens: r.tokens,
+    }));
+    const summary = await deps.summaries.get(input.sessionId);
+    try {
+      const pruned = prune({
+        systemPrompt: system,
+        systemTokens,
+        summary: summary && { text: summary.text, watermark: summary.watermark, tokens: summary.tokens },
+        history,
+        maxMessages: settings.maxHistoryMessages,
+        budget,
+      });
+      const summaryDue = await isSummaryDue(input.sessionId, lastId, pruned.windowStartId, summary?.watermark, settings);
+      return { messages: pruned.messages, promptTokens: pruned.promptTokens, summaryDue };
+    } catch (err) {
+      if (err instanceof ContextTooLargeError) throw contextTooLarge(err.message);
+      throw err;
+    }
+  }
+
+  /**
+   * Stores the turn's messages in order, once (keys from the user, request and position,
+   * so a retried activity writes nothing new); returns the id of the last one.
+   */
+  async function storeTurn(
+    input: PrepareCompletionInput,
+    turn: readonly PromptMessage[],
+    tokensOf: (m: PromptMessage) => number,
+  ): Promise<string> {
+    const client = await db.connect();
+    let lastId = '0';
+    try {
+      await client.query('BEGIN');
+      for (const [i, m] of turn.entries()) {
+        const { rows } = await client.query<{ id: string }>(
+          `INSERT INTO chat_messages
+             (session_id, request_id, message_key, role, content, tool_calls, tool_call_id, tokens, model)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+           ON CONFLICT (message_key) DO UPDATE SET message_key = EXCLUDED.message_key
+           RETURNING id`,
+          [
+            input.sessionId,
+            input.requestId,
+            `${input.userId}:${input.requestId}:turn:${i}`,
+            m.role,
+            m.content ?? '',
+            m.tool_calls?.length ? JSON.stringify(m.tool_calls) : null,
+            m.tool_call_id ?? null,
+            tokensOf(m),
+            input.model,
+          ],
+        );
+        lastId = String(rows[0]?.id);
+      }
+      await client.query('COMMIT');
+      return lastId;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      // Deleted meanwhile (DELETE /v1/sessions/:id): the request ends cancelled, as on the WebSocket.
+      if (isSessionGone(err)) {
+        throw failure(FAILURE_TYPES.Cancelled, 'the session was deleted', { nonRetryable: true, cause: err as Error });
+      }
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  /**
+   * The same rule as the WebSocket chat's (activities/chat.ts): past the threshold,
+   * with enough uncovered old messages, and the summary LLM's breaker closed.
+   */
+  async function isSummaryDue(
+    sessionId: string,
+    upToId: string,
+    windowStartId: string,
+    watermark: string | undefined,
+    settings: ChatSettings,
+  ): Promise<boolean> {
+    const { rows } = await db.query<{ total: string; uncovered: string }>(
+      `SELECT
+         (SELECT count(*) FROM (SELECT 1 FROM chat_messages
+            WHERE session_id = $1 AND id <= $2 LIMIT $3) t) AS total,
+         (SELECT count(*) FROM (SELECT 1 FROM chat_messages
+            WHERE session_id = $1 AND id < $4 AND id > $5 LIMIT $6) u) AS uncovered`,
+      [sessionId, upToId, settings.summaryThreshold + 1, windowStartId, watermark ?? '0', settings.summaryMinNewMessages],
+    );
+    const r = rows[0];
+    if (!r || Number(r.total) <= settings.summaryThreshold) return false;
+    if (Number(r.uncovered) < settings.summaryMinNewMessages) return false;
+    return !(await deps.summaryBreaker.isOpen().catch(() => true));
+  }
+
+  return { prepareCompletion };
+}
