@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { loadConfig } from '../../lib/config';
+import type { TaskQueues } from '../../contracts/definitions';
 import type { TestSystem } from './system';
 
 export interface ToolWorkerProcess {
@@ -36,10 +37,15 @@ export async function ensureBundle(): Promise<string> {
   return file;
 }
 
-/** Starts a tools-only worker process for `sys`; resolves once it polls. */
-export function startToolWorker(sys: TestSystem, timeoutMs = 60_000): Promise<ToolWorkerProcess> {
+/** Starts a worker process for `sys` serving `serve` (default: tools only); resolves once it polls. */
+export function startToolWorker(
+  sys: TestSystem,
+  timeoutMs = 60_000,
+  serve: ReadonlyArray<keyof TaskQueues> = ['tools'],
+): Promise<ToolWorkerProcess> {
   const script = path.join(ROOT, 'test/helpers/tool-worker.ts');
-  const child = spawn(process.execPath, ['--import', 'tsx', script, JSON.stringify(sys.config.taskQueues)], {
+  const args = ['--import', 'tsx', script, JSON.stringify(sys.config.taskQueues), JSON.stringify(serve)];
+  const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: {
       ...process.env,

@@ -1,7 +1,8 @@
 /**
  * A worker process that polls only the tools task queue, for tests that kill a worker
  * mid-tool: `node --import tsx test/helpers/tool-worker.ts`, configured by the usual
- * env vars; its argument is the test's unique queue names (JSON). Prints
+ * env vars; its argument is the test's unique queue names (JSON), and an optional
+ * second one the queues to serve instead of `["tools"]` (JSON, e.g. `["chat"]`). Prints
  * `ready` on stdout once it polls.
  */
 import { NativeConnection } from '@temporalio/worker';
@@ -13,6 +14,7 @@ import { createWorkers, runWorkers } from '../../workers/worker';
 
 async function main(): Promise<void> {
   const taskQueues = JSON.parse(process.argv[2] ?? '') as TaskQueues;
+  const serve = JSON.parse(process.argv[3] ?? '["tools"]') as Array<keyof TaskQueues>;
   const config = { ...loadConfig(), taskQueues };
   const logger = createLogger({ service: 'test-tool-worker' }, 'error');
   const owned = createActivityDeps(config, logger);
@@ -22,7 +24,7 @@ async function main(): Promise<void> {
     namespace: config.temporalNamespace,
     taskQueues,
     deps: owned.deps,
-    serve: ['tools'],
+    serve,
     workflowBundlePath: config.workflowBundlePath,
     // Tasks stuck on a killed worker's sticky queue move to the shared queue quickly.
     options: { shutdownGraceTime: '1s', stickyQueueScheduleToStartTimeout: '2s' },
