@@ -17,6 +17,8 @@ export interface SseOptions {
   headers?: Record<string, string>;
   /** Stop reading (abort the request) once this returns true. */
   stopWhen?: (events: SseMessage[]) => boolean;
+  /** Called after each event (e.g. to kill a worker mid-stream). */
+  onEvent?: (events: SseMessage[]) => void;
 }
 
 /** POSTs `body` and reads the SSE answer until it ends (or `stopWhen` aborts it). */
@@ -61,6 +63,7 @@ export async function postSse(url: string, token: string, body: unknown, options
         if (data.length === 0) continue;
         msg.data = data.join('\n');
         events.push(msg);
+        options.onEvent?.(events);
         if (options.stopWhen?.(events)) {
           abort.abort();
           return { status: res.status, headers: res.headers, events };

@@ -1,0 +1,77 @@
+/**
+ * A completion's stream survives its chat worker dying: the chat task queue is served
+ * by a child process that is SIGKILLed mid-reply, and another one takes over. The
+ * client, reading the same HTTP stream all along, sees one continuous reply (the retried
+ * LLM attempt repeats the text already sent) or a clean error, never mixed text; the
+ * request is billed once.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { startSystem, type TestSystem } from './helpers/system';
+import { contentOf, postSse } from './helpers/sse';
+import { startToolWorker, type ToolWorkerProcess } from './helpers/tool-worker-process';
+import { waitForRows } from './helpers/usage';
+
+let sys: TestSystem;
+const workers: ToolWorkerProcess[] = [];
+
+before(async () => {
+  // The in-process workers serve everything but the chat queue: child processes do.
+  sys = await startSystem({ serve: ['tools', 'billing', 'summaries'] });
+});
+after(async () => {
+  for (const w of workers) w.kill();
+  await sys?.stop();
+});
+
+describe('OpenAI-compatible stream across a worker crash', () => {
+  it('a SIGKILLed chat worker mid-stream: the client gets a continuous reply or a clean error, never mixed text', async () => {
+    workers.push(await startToolWorker(sys, 60_000, ['chat']));
+    const user = sys.newUser();
+    const created = await sys.http(user.token, 'POST', '/v1/me/api-keys', {});
+    const key = created.body.key as string;
+    const url = `${sys.baseUrl}/v1/chat/completions`;
+    const body = {
+      model: sys.config.llm.model,
+      messages: [{ role: 'user', content: `Survive ${randomUUID()} [[tokens:60]] [[delay_ms:40]]` }],
+      stream: true,
+    };
+    const headers = { 'Idempotency-Key': randomUUID() };
+    let killed = false;
+    let replacement: Promise<ToolWorkerProcess> | undefined;
+    const got = await postSse(url, key, body, {
+      headers,
+      onEvent: (events) => {
+        if (killed || contentOf(events).length === 0 || events.length < 12) return;
+        killed = true;
+        workers[0]?.kill();
+        replacement = startToolWorker(sys, 60_000, ['chat']);
+      },
+    });
+    assert.ok(killed, 'the worker was killed mid-stream');
+    workers.push(await replacement!);
+    assert.equal(got.status, 200);
+    const text = contentOf(got.events);
+    const last = got.events.at(-1)?.data ?? '';
+
+    // The finished reply, answered for the same key (the request ran once).
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json', ...headers },
+      body: JSON.stringify({ ...body, stream: false }),
+    });
+    assert.equal(res.status, 200);
+    const final = ((await res.json()) as { choices: Array<{ message: { content: string } }> }).choices[0]!.message.content;
+    if (last === '[DONE]') {
+      assert.equal(text, final, 'one continuous reply: nothing twice, nothing missing');
+    } else {
+      assert.equal((JSON.parse(last) as { error: { code: string } }).error.code, 'llm_unavailable');
+      assert.ok(final.startsWith(text), 'what was sent is the start of the real reply');
+    }
+    const attempts = sys.llm.stats.calls.filter((c) => c.lastUserMessage === body.messages[0]!.content);
+    assert.ok(attempts.length >= 2, 'the LLM call was retried on the new worker');
+    const rows = await waitForRows(sys.api.deps.db, user.userId, 1);
+    assert.equal(rows.length, 1, 'billed once');
+  });
+});
