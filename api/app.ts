@@ -13,6 +13,7 @@ import { openAiRoutes } from './openai/routes';
 import { apiKeyRoutes } from './routes/api-keys';
 import { meRoutes } from './routes/me';
 import { sessionsRouter } from './routes/sessions';
+import { webAppRoutes } from './static';
 import { usageRoutes } from './routes/usage';
 import { tasksRouter } from './routes/tasks';
 
@@ -102,6 +103,8 @@ export function createApp(deps: ApiDeps, metricsText: () => Promise<{ contentTyp
   v1.use(usageRoutes(deps));
   v1.use(tasksRouter(deps));
   app.use('/v1', v1);
+  // The chat web app (docs/API.md "Web app").
+  app.use(webAppRoutes().router);
 
   app.use((_req: Request, res: Response) => {
     sendError(res, new AppError(ERRORS.NotFound, 'no such route'));

@@ -1,0 +1,64 @@
+/**
+ * The chat web app (docs/API.md "Web app") served at `GET /`: web/index.html and
+ * web/app.css as they are, and web/app.ts bundled with the client library by esbuild
+ * (already installed with tsx) into one script, in memory, once per process. Nothing
+ * is loaded from other hosts: a Content-Security-Policy says so to the browser.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import express from 'express';
+
+const WEB_DIR = path.join(__dirname, '..', 'web');
+
+/** Only this origin, for everything; the WebSocket goes to the same host. */
+const CSP =
+  "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; style-src 'self'; script-src 'self'; " +
+  "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
+
+interface Asset {
+  type: string;
+  body: string | Uint8Array;
+}
+
+/** The web app's files, built once: `/` (index.html), `/app.js`, `/app.css`. */
+export async function buildWebApp(): Promise<Map<string, Asset>> {
+  // esbuild comes with tsx (a runtime dependency): imported only when the app is built.
+  const esbuild = await import('esbuild');
+  const result = await esbuild.build({
+    entryPoints: [path.join(WEB_DIR, 'app.ts')],
+    bundle: true,
+    write: false,
+    format: 'iife',
+    target: ['es2022'],
+    platform: 'browser',
+    minify: true,
+    sourcemap: false,
+    legalComments: 'none',
+    logLevel: 'silent',
+  });
+  const js = result.outputFiles[0];
+  if (!js) throw new Error('esbuild produced no output for web/app.ts');
+  return new Map<string, Asset>([
+    ['/', { type: 'text/html; charset=utf-8', body: await readFile(path.join(WEB_DIR, 'index.html'), 'utf8') }],
+    ['/app.js', { type: 'text/javascript; charset=utf-8', body: js.contents }],
+    ['/app.css', { type: 'text/css; charset=utf-8', body: await readFile(path.join(WEB_DIR, 'app.css'), 'utf8') }],
+  ]);
+}
+
+/** Routes serving the web app; the bundle is built on first use (or `ready()`). */
+export function webAppRoutes(): { router: express.Router; ready(): Promise<unknown> } {
+  let assets: Promise<Map<string, Asset>> | undefined;
+  const load = () => (assets ??= buildWebApp());
+  const router = express.Router();
+  router.get(['/', '/index.html', '/app.js', '/app.css'], async (req, res) => {
+    const asset = (await load()).get(req.path === '/index.html' ? '/' : req.path);
+    if (!asset) return res.status(404).end();
+    res.setHeader('Content-Type', asset.type);
+    res.setHeader('Content-Security-Policy', CSP);
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    res.setHeader('Referrer-Policy', 'no-referrer');
+    res.setHeader('Cache-Control', 'no-cache');
+    res.send(Buffer.from(asset.body));
+  });
+  return { router, ready: load };
+}
