@@ -14,6 +14,8 @@ COPY --chown=node:node package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
 COPY --chown=node:node . .
+# The web app (GET /): bundled here once so a broken build fails the image build.
+RUN node --import tsx scripts/build-web.ts dist/web
 
 USER node
 # API (HTTP + WebSocket), embedded LLM, worker /metrics.

@@ -134,12 +134,14 @@ function printSummary(config: Readonly<Config>, apiUrl: string): void {
   const wsUrl = `ws://127.0.0.1:${config.port}/v1/ws`;
   const lines = [
     '',
+    `Web app:     ${apiUrl}/#token=${token}`,
     `API:         ${apiUrl}`,
     `WebSocket:   ${wsUrl}`,
     `Temporal UI: http://127.0.0.1:${temporalUiPort(config.temporalAddress)}`,
     `Dev token (user ${DEV_USER_ID}, plan free, 30 days):`,
     `  ${token}`,
     `Try:         curl -H "Authorization: Bearer <dev token>" ${apiUrl}/v1/me`,
+    `Chat:        npm run chat -- --token <dev token>`,
   ];
   if (config.jwtSecretIsDev) {
     // The dev secret is a public constant (lib/config.ts); a real JWT_SECRET is never shown.
