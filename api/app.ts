@@ -36,6 +36,9 @@ export function createApp(deps: ApiDeps, metricsText: () => Promise<{ contentTyp
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  // Completions carry whole conversations: their own, larger limit (parsed bodies are
+  // not parsed again by the general parser below).
+  app.post('/v1/chat/completions', express.json({ limit: deps.config.completionMaxBodyBytes }));
   app.use(express.json({ limit: deps.config.maxPayloadBytes }));
 
   app.get('/healthz', async (_req, res) => {

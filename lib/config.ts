@@ -58,6 +58,11 @@ export interface Config {
   wsFrameRate: number;
   wsFrameBurst: number;
   maxPayloadBytes: number;
+  /**
+   * Largest body of `POST /v1/chat/completions`: OpenAI clients send the whole
+   * conversation each time, so it gets more room than a chat frame.
+   */
+  completionMaxBodyBytes: number;
   /** How often idle sockets are pinged; one missed pong and the socket is dropped. */
   wsPingIntervalMs: number;
   /** How long a request's event stream is kept for resume (seconds). */
@@ -232,6 +237,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     wsFrameRate: int(env, 'WS_FRAME_RATE', 20, 1),
     wsFrameBurst: int(env, 'WS_FRAME_BURST', 40, 1),
     maxPayloadBytes: int(env, 'MAX_PAYLOAD_BYTES', 64 * 1024, 1024),
+    completionMaxBodyBytes: int(env, 'COMPLETION_MAX_BODY_BYTES', 1024 * 1024, 1024),
     wsPingIntervalMs: int(env, 'WS_PING_INTERVAL_MS', 30_000, 100),
     eventTtlSeconds: int(env, 'EVENT_TTL_SECONDS', 2 * 3600, 3600),
     maxHistoryMessages: int(env, 'MAX_HISTORY_MESSAGES', 10, 1),

@@ -17,10 +17,15 @@ let sys: TestSystem;
 
 /** A model whose prompt budget is small: 1400 - 1024 (completion) - 128 (margin) = 248 tokens. */
 const TINY_MODEL = 'tiny-ctx';
+/** Chat requests per user per minute in this file (each test's user stays below it). */
+const RATE_LIMIT = 5;
 
 before(async () => {
   sys = await startSystem({
-    env: { MODEL_TABLE: JSON.stringify({ [TINY_MODEL]: { encoding: 'o200k_base', contextWindow: 1400 } }) },
+    env: {
+      MODEL_TABLE: JSON.stringify({ [TINY_MODEL]: { encoding: 'o200k_base', contextWindow: 1400 } }),
+      RATE_LIMIT_PER_MINUTE: String(RATE_LIMIT),
+    },
   });
 });
 after(async () => {
@@ -181,6 +186,25 @@ describe('OpenAI-compatible API through the openai client', () => {
     }
   });
 
+  it('the per-user rate limit is the SDK RateLimitError (rate_limited, Retry-After); replays are not limited', async () => {
+    const { client } = await newKeyUser();
+    const ask = (key: string) =>
+      client.chat.completions.create(
+        { model: sys.config.llm.model, messages: [{ role: 'user', content: 'quick' }] },
+        { headers: { 'Idempotency-Key': key } },
+      );
+    for (let i = 0; i < RATE_LIMIT; i++) await ask(`rate-${i}`);
+    await assert.rejects(ask('rate-over'), (err: unknown) => {
+      assert.ok(err instanceof RateLimitError, String(err));
+      assert.equal(err.code, 'rate_limited');
+      assert.ok(Number(err.headers?.get('retry-after')) > 0);
+      return true;
+    });
+    // The same key again is a replay of a request already run: answered, not limited.
+    const replay = await ask('rate-0');
+    assert.equal(replay.object, 'chat.completion');
+  });
+
   it('a revoked key is the SDK AuthenticationError', async () => {
     const { client, token, keyId } = await newKeyUser();
     await client.models.list();
@@ -249,6 +273,27 @@ describe('conversations', () => {
       }),
       (err: unknown) => err instanceof BadRequestError && err.code === 'context_too_large',
     );
+  });
+
+  it('takes long conversations (bodies past the frame limit, up to COMPLETION_MAX_BODY_BYTES); 413 beyond', async () => {
+    const { client, key } = await newKeyUser();
+    const filler = 'lorem ipsum dolor sit amet '.repeat(150); // ~4 KB
+    const messages: OpenAI.Chat.Completions.ChatCompletionMessageParam[] = [];
+    for (let i = 0; i < 30; i++) messages.push({ role: i % 2 ? 'assistant' : 'user', content: `${i} ${filler}` });
+    messages.push({ role: 'user', content: 'long body question' });
+    assert.ok(JSON.stringify(messages).length > sys.config.maxPayloadBytes);
+    const done = await client.chat.completions.create({ model: sys.config.llm.model, messages });
+    assert.equal(done.choices[0]?.finish_reason, 'stop');
+
+    const huge = await fetch(completionsUrl(), {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ messages: [{ role: 'user', content: 'x'.repeat(sys.config.completionMaxBodyBytes) }] }),
+    });
+    assert.equal(huge.status, 413);
+    const body = (await huge.json()) as { error: { code: string; type: string } };
+    assert.equal(body.error.code, 'payload_too_large');
+    assert.equal(body.error.type, 'invalid_request_error');
   });
 
   it('X-Session-Id: stores the exchange, uses the stored history and the summary', async () => {
