@@ -1,9 +1,12 @@
 /**
  * The chat web app (docs/API.md "Web app") served at `GET /`: web/index.html and
  * web/app.css as they are, and web/app.ts bundled with the client library by esbuild
- * (already installed with tsx) into one script, in memory, once per process. Nothing
- * is loaded from other hosts: a Content-Security-Policy says so to the browser.
+ * (installed with tsx, a dev dependency) into one script, in memory, once per process.
+ * The compiled release (`npm run build`) ships the three files prebuilt in dist/web,
+ * which is then this module's `web/`: they are served as they are, with no esbuild.
+ * Nothing is loaded from other hosts: a Content-Security-Policy says so to the browser.
  */
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import express from 'express';
@@ -20,12 +23,27 @@ interface Asset {
   body: string | Uint8Array;
 }
 
-/** The web app's files, built once: `/` (index.html), `/app.js`, `/app.css`. */
-export async function buildWebApp(): Promise<Map<string, Asset>> {
-  // esbuild comes with tsx (a runtime dependency): imported only when the app is built.
+/**
+ * The web app's files, built once: `/` (index.html), `/app.js`, `/app.css`; read as they
+ * are when `webDir` holds a prebuilt app.js (the release), else bundled from app.ts.
+ */
+export async function buildWebApp(webDir: string = WEB_DIR): Promise<Map<string, Asset>> {
+  const read = (file: string) => readFile(path.join(webDir, file), 'utf8');
+  const prebuilt = existsSync(path.join(webDir, 'app.js')) && !existsSync(path.join(webDir, 'app.ts'));
+  // esbuild comes with tsx (a dev dependency): imported only when the app is built here.
+  const js = prebuilt ? await read('app.js') : await bundleApp(webDir);
+  return new Map<string, Asset>([
+    ['/', { type: 'text/html; charset=utf-8', body: await read('index.html') }],
+    ['/app.js', { type: 'text/javascript; charset=utf-8', body: js }],
+    ['/app.css', { type: 'text/css; charset=utf-8', body: await read('app.css') }],
+  ]);
+}
+
+/** web/app.ts and the client library as one minified browser script. */
+async function bundleApp(webDir: string): Promise<Uint8Array> {
   const esbuild = await import('esbuild');
   const result = await esbuild.build({
-    entryPoints: [path.join(WEB_DIR, 'app.ts')],
+    entryPoints: [path.join(webDir, 'app.ts')],
     bundle: true,
     write: false,
     format: 'iife',
@@ -38,11 +56,7 @@ export async function buildWebApp(): Promise<Map<string, Asset>> {
   });
   const js = result.outputFiles[0];
   if (!js) throw new Error('esbuild produced no output for web/app.ts');
-  return new Map<string, Asset>([
-    ['/', { type: 'text/html; charset=utf-8', body: await readFile(path.join(WEB_DIR, 'index.html'), 'utf8') }],
-    ['/app.js', { type: 'text/javascript; charset=utf-8', body: js.contents }],
-    ['/app.css', { type: 'text/css; charset=utf-8', body: await readFile(path.join(WEB_DIR, 'app.css'), 'utf8') }],
-  ]);
+  return js.contents;
 }
 
 /** Routes serving the web app; the bundle is built on first use (or `ready()`). */

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Offline checks of the deployment files: docker-compose.yml through the Compose CLI's
 # own parser (`docker compose config -q`), monitoring/prometheus.yml and alerts.yml
-# through promtool, and the Grafana dashboards as JSON. No Docker engine is needed.
+# through promtool, the Grafana dashboards as JSON, and that every compiled entry point
+# (`dist/....js`) docker-compose.yml and the Dockerfile run has its TypeScript source in
+# the build (tsconfig.build.json). No Docker engine is needed.
 #
 # Tools are found or installed once (quiet when present):
 # - Compose v2: `docker compose` if the plugin is installed; otherwise built from the Go
@@ -172,6 +174,25 @@ if [ -n "$PROMTOOL" ]; then
 else
   log "promtool not available: Prometheus files not checked"
 fi
+
+# dist/x/y.js is compiled from x/y.ts, which must exist and be under an include of
+# tsconfig.build.json (a directory or the file itself).
+for entry in $(grep -ohE 'dist/[A-Za-z0-9_/.-]+\.js' "$COMPOSE_FILE" "$ROOT/Dockerfile" | sort -u); do
+  [ "$entry" = dist/workflow-bundle.js ] && continue # written by scripts/build-release.ts
+  source="${entry#dist/}"
+  source="${source%.js}.ts"
+  if [ ! -f "$ROOT/$source" ]; then
+    log "$entry is run but $source does not exist"
+    status=1
+  elif ! node -e '
+    const [source, config] = process.argv.slice(1);
+    const include = JSON.parse(require("fs").readFileSync(config, "utf8").replace(/^\s*\/\/.*$/gm, "")).include;
+    process.exit(include.some((i) => source === i || source.startsWith(i + "/")) ? 0 : 1);
+  ' "$source" "$ROOT/tsconfig.build.json"; then
+    log "$entry is run but $source is not in tsconfig.build.json's include"
+    status=1
+  fi
+done
 
 for f in "$ROOT"/monitoring/grafana/dashboards/*.json; do
   if ! node -e 'JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"))' "$f" 2>/dev/null; then

@@ -5,9 +5,11 @@
  * No Docker engine is needed. Skips, with the reason, when no Compose CLI can be had.
  */
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { RELEASE_BUNDLE, RELEASE_ENTRY_POINTS } from './helpers/release';
 
 const ROOT = path.resolve(__dirname, '..');
 const SCRIPT = path.join(ROOT, 'scripts', 'check-compose.sh');
@@ -71,6 +73,7 @@ void test('the compose stack has every service; workers scale and api publishes 
     'api',
     'worker',
     'llm',
+    'migrate',
     'temporal',
     'temporal-setup',
     'temporal-ui',
@@ -85,7 +88,7 @@ void test('the compose stack has every service; workers scale and api publishes 
   const worker = services.worker!;
   assert.equal(worker.container_name, undefined, 'a scalable worker has no container_name');
   assert.deepEqual(publishedPorts(worker), [], 'a scalable worker publishes no host port');
-  assert.deepEqual(worker.command, ['node', '--import', 'tsx', 'workers/main.ts']);
+  assert.deepEqual(worker.command, ['node', 'dist/workers/main.js']);
   assert.equal(worker.environment?.TEMPORAL_ADDRESS, 'temporal:7233');
   assert.equal(String(worker.environment?.WORKER_METRICS_PORT), '9464');
   assert.equal(worker.depends_on?.['temporal-setup']?.condition, 'service_completed_successfully');
@@ -93,7 +96,26 @@ void test('the compose stack has every service; workers scale and api publishes 
   assert.deepEqual(publishedPorts(services.api!), ['3000']);
   assert.deepEqual(publishedPorts(services['temporal-ui']!), ['8233']);
   assert.deepEqual(publishedPorts(services.grafana!), ['3001']);
-  assert.deepEqual(services.llm!.command, ['node', '--import', 'tsx', 'llm/main.ts']);
+  assert.deepEqual(services.llm!.command, ['node', 'dist/llm/main.js']);
+  assert.deepEqual(services.api!.command, ['node', 'dist/api/main.js']);
+  assert.deepEqual(services.migrate!.command, ['node', 'dist/scripts/migrate.js']);
+
+  // The project's processes run the compiled release (npm run build), never tsx, and
+  // the workers load the prebuilt bundle; the API and workers wait for the migrations.
+  const bundle = `/app/${RELEASE_BUNDLE}`;
+  for (const name of ['api', 'worker', 'llm', 'migrate']) {
+    const command = [services[name]!.command ?? []].flat();
+    assert.equal(command[0], 'node', `${name} runs node`);
+    assert.ok(
+      (RELEASE_ENTRY_POINTS as readonly string[]).includes(command[1] ?? ''),
+      `${name} runs a release entry point: ${command.join(' ')}`,
+    );
+    assert.doesNotMatch(command.join(' '), /tsx|\.ts\b/, `${name} runs no TypeScript`);
+  }
+  for (const name of ['api', 'worker']) {
+    assert.equal(services[name]!.environment?.WORKFLOW_BUNDLE_PATH, bundle, `${name} loads the prebuilt bundle`);
+    assert.equal(services[name]!.depends_on?.migrate?.condition, 'service_completed_successfully');
+  }
 
   const setup = [services['temporal-setup']!.command ?? []].flat().join(' ');
   for (const attribute of ['ToolName', 'SessionId']) {
@@ -104,4 +126,26 @@ void test('the compose stack has every service; workers scale and api publishes 
     );
   }
   assert.match(setup, /--type Keyword/);
+});
+
+void test('the Dockerfile builds the release in one stage and runs it on production dependencies', () => {
+  const dockerfile = readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
+  const lines = dockerfile.split('\n').filter((l) => l.trim() && !l.trimStart().startsWith('#'));
+  const stages = lines.flatMap((l, i) => (/^FROM\s/i.test(l) ? [i] : []));
+  assert.equal(stages.length, 2, 'a build stage and a runtime stage');
+  const build = lines.slice(stages[0], stages[1]).join('\n');
+  const runtime = lines.slice(stages[1]).join('\n');
+  assert.match(build, /RUN npm ci\b/);
+  assert.match(build, /RUN npm run build\b/);
+  assert.match(runtime, /RUN npm ci --omit=dev\b/, 'the runtime has no dev dependencies (no tsx, no TypeScript)');
+  assert.match(runtime, /COPY --from=build\b.*\/app\/dist\b/, 'the runtime gets dist/ from the build stage');
+  assert.match(runtime, new RegExp(`ENV WORKFLOW_BUNDLE_PATH=/app/${RELEASE_BUNDLE.replace('.', '\\.')}`));
+  const cmd = /^CMD\s+(\[.*\])\s*$/m.exec(runtime);
+  assert.ok(cmd, 'a CMD in exec form');
+  assert.deepEqual(JSON.parse(cmd[1]!), ['node', 'dist/api/main.js']);
+  assert.doesNotMatch(runtime, /tsx/, 'nothing in the runtime stage runs tsx');
+  // tsx is a dev dependency, so `npm ci --omit=dev` leaves it out.
+  const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
+  assert.equal(pkg.dependencies.tsx, undefined);
+  assert.ok(pkg.devDependencies.tsx);
 });

@@ -9,6 +9,7 @@ import type { NativeConnection } from '@temporalio/worker';
 import { Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
 import type { TaskQueues } from '../contracts/definitions';
+import { workflowBundle } from './bundle';
 
 export interface WorkerSetup {
   connection: NativeConnection;
@@ -17,7 +18,10 @@ export interface WorkerSetup {
   deps: ActivityDeps;
   /** Which queues this process polls (default: all). */
   serve?: ReadonlyArray<keyof TaskQueues>;
-  /** A prebuilt workflow bundle (faster start); otherwise workflows are bundled now. */
+  /**
+   * A prebuilt workflow bundle (`WORKFLOW_BUNDLE_PATH`, the release's
+   * dist/workflow-bundle.js); otherwise the workflows are bundled now, once per process.
+   */
   workflowBundlePath?: string;
   /** Overrides for tests (e.g. shorter shutdown). */
   options?: Partial<WorkerOptions>;
@@ -41,9 +45,8 @@ export const ALL_QUEUES: ReadonlyArray<keyof TaskQueues> = ['chat', 'tools', 'bi
 /** Creates one worker per served task queue; run them with `runWorkers`. */
 export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
   const activities = createActivities(setup.deps);
-  const source = setup.workflowBundlePath
-    ? { workflowBundle: { codePath: setup.workflowBundlePath } }
-    : { workflowsPath: require.resolve('../workflows') };
+  // One bundle for every queue's worker (bundling takes seconds; loading a file, not).
+  const bundle = await workflowBundle(setup.workflowBundlePath);
   const workers: Worker[] = [];
   for (const queue of setup.serve ?? ALL_QUEUES) {
     workers.push(
@@ -51,7 +54,7 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
         connection: setup.connection,
         namespace: setup.namespace,
         taskQueue: setup.taskQueues[queue],
-        ...source,
+        workflowBundle: bundle,
         activities,
         shutdownGraceTime: '5s',
         ...QUEUE_OPTIONS[queue],

@@ -5,8 +5,8 @@
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { DefaultLogger, bundleWorkflowCode } from '@temporalio/worker';
 import { ConfigError, loadConfig, type Config } from '../../lib/config';
+import { bundleWorkflows } from '../../workers/bundle';
 import { ensureTemporal, findTemporalBinary } from './temporal';
 import { ensurePostgres } from './postgres';
 import { ensureRedis } from './redis';
@@ -40,7 +40,7 @@ export async function prepareStack(
   });
   await ensurePostgres(config.databaseUrl, { log });
   await ensureRedis(config.redisUrl, { dataDir: opts.dataDir, log });
-  const bundle = await bundleWorkflows(log);
+  const bundle = await prebuildWorkflowBundle(log);
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     DATABASE_URL: config.databaseUrl,
@@ -74,17 +74,14 @@ function readConfig(log: Logger, defaultDatabaseUrl: string): Readonly<Config> {
  * webpack itself). No path when there are no workflows or bundling failed; on failure
  * the run still goes on, so every failure shows, but it fails.
  */
-async function bundleWorkflows(log: Logger): Promise<{ path?: string; failed: boolean }> {
+async function prebuildWorkflowBundle(log: Logger): Promise<{ path?: string; failed: boolean }> {
   if (!existsSync(path.join(ROOT, 'workflows', 'index.ts'))) {
     log.info('no workflows/index.ts yet: skipping the workflow bundle');
     return { failed: false };
   }
   const started = Date.now();
   try {
-    const { code } = await bundleWorkflowCode({
-      workflowsPath: path.join(ROOT, 'workflows', 'index.ts'),
-      logger: new DefaultLogger('WARN'),
-    });
+    const { code } = await bundleWorkflows(path.join(ROOT, 'workflows', 'index.ts'));
     mkdirSync(path.dirname(BUNDLE_PATH), { recursive: true });
     writeFileSync(BUNDLE_PATH, code);
     const seconds = ((Date.now() - started) / 1000).toFixed(1);

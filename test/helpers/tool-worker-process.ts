@@ -7,9 +7,9 @@ import { rmSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import { loadConfig } from '../../lib/config';
 import type { TaskQueues } from '../../contracts/definitions';
+import { bundleWorkflows } from '../../workers/bundle';
 import type { TestSystem } from './system';
 
 export interface ToolWorkerProcess {
@@ -27,10 +27,7 @@ const ROOT = path.resolve(__dirname, '..', '..');
 export async function ensureBundle(): Promise<string> {
   const prebuilt = loadConfig().workflowBundlePath;
   if (prebuilt) return prebuilt;
-  const { code } = await bundleWorkflowCode({
-    workflowsPath: require.resolve('../../workflows'),
-    logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} },
-  });
+  const { code } = await bundleWorkflows();
   const file = path.join(tmpdir(), `workflow-bundle-${process.pid}-${Date.now()}.js`);
   await writeFile(file, code);
   process.once('exit', () => rmSync(file, { force: true }));
