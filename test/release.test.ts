@@ -129,10 +129,10 @@ describe('compiled release', () => {
 
     const base = `http://127.0.0.1:${port}`;
     // The web app is served from the prebuilt dist/web (the runtime has no esbuild).
-    for (const [route, type] of [['/', 'text/html'], ['/app.js', 'text/javascript'], ['/app.css', 'text/css']]) {
+    for (const [route, type] of [['/', 'text/html'], ['/app.js', 'text/javascript'], ['/app.css', 'text/css']] as const) {
       const res = await fetch(base + route);
       assert.equal(res.status, 200, `${route}: ${res.status}`);
-      assert.match(res.headers.get('content-type') ?? '', new RegExp(type!));
+      assert.match(res.headers.get('content-type') ?? '', new RegExp(type));
       assert.equal(await res.text(), readFileSync(path.join(ROOT, 'dist', 'web', route === '/' ? 'index.html' : route.slice(1)), 'utf8'));
     }
     const health = await fetch(`${base}/healthz`);
