@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Connection } from '@temporalio/client';
@@ -35,6 +36,15 @@ const namespace = `release-test-${randomBytes(4).toString('hex')}`;
 const jwtSecret = randomBytes(16).toString('hex');
 const started: ReleaseProcess[] = [];
 let connection: Connection | undefined;
+
+/** A port nothing listens on right now. */
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
 
 /** Every .js file under `dir`. */
 function jsFiles(dir: string): string[] {
@@ -107,15 +117,14 @@ describe('compiled release', () => {
   });
 
   it('runs the LLM, a worker and the API with plain node: /healthz ok, a chat completes', async () => {
-    const llm = startReleaseProcess('dist/llm/main.js', releaseEnv({ LOCAL_LLM_PORT: '0' }));
-    started.push(llm);
-    const llmLine = await llm.waitForLine(/local llm listening/, BOOT_TIMEOUT_MS);
-    const llmUrl = (JSON.parse(llmLine) as { url: string }).url;
-
-    const appEnv = releaseEnv({ OPENAI_API_KEY: '', OPENAI_BASE_URL: llmUrl, PORT: '0' });
+    // All three boot together: the LLM's port is chosen up front.
+    const llmPort = await freePort();
+    const llm = startReleaseProcess('dist/llm/main.js', releaseEnv({ LOCAL_LLM_PORT: String(llmPort) }));
+    const appEnv = releaseEnv({ OPENAI_API_KEY: '', OPENAI_BASE_URL: `http://127.0.0.1:${llmPort}/v1`, PORT: '0' });
     const worker = startReleaseProcess('dist/workers/main.js', appEnv);
     const api = startReleaseProcess('dist/api/main.js', appEnv);
-    started.push(worker, api);
+    started.push(llm, worker, api);
+    await llm.waitForLine(/local llm listening/, BOOT_TIMEOUT_MS);
     await worker.waitForLine(/"worker started"/, BOOT_TIMEOUT_MS);
     const listening = await api.waitForLine(/"api listening"/, BOOT_TIMEOUT_MS);
     const port = (JSON.parse(listening) as { port: number }).port;
