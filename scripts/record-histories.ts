@@ -3,11 +3,16 @@
  * representative chat requests on the local stack and saves each workflow's history as
  * JSON under test/fixtures/histories/.
  *
- * Re-record only on purpose: a replay failure means a workflow change would break
- * running workflows; such a change needs `patched()` (or a new workflow type), not a
- * new recording. Usage (with the stack up, as `npm test` sets it): `npx tsx scripts/record-histories.ts`
+ * Recordings are the gate for workflow changes (README "Rolling out a workflow change"):
+ * a replay failure means a change would break running workflows; such a change needs
+ * `patched()` (or a new workflow type), not a new recording. So this script never
+ * overwrites a recording: when `<scenario>.json` exists it writes
+ * `<scenario>.<label>.json` (label: the argument, default today's UTC date), and the
+ * replay test then replays the old and the new history.
+ * Usage (with the stack up, e.g. `npm start` in another terminal):
+ *   npx tsx scripts/record-histories.ts [label]
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
@@ -23,6 +28,14 @@ const SCENARIOS: Record<string, string> = {
   'chat-calculator': '[[tool:calculator {"expression":"6*7"}]]',
   'chat-llm-unavailable': 'broken [[fail:500]]',
 };
+
+/** `<scenario>.json` the first time, then `<scenario>.<label>.json`. */
+function recordingFile(scenario: string): string {
+  const first = path.join(OUT, `${scenario}.json`);
+  if (!existsSync(first)) return first;
+  const label = process.argv[2] ?? new Date().toISOString().slice(0, 10);
+  return path.join(OUT, `${scenario}.${label}.json`);
+}
 
 async function main(): Promise<void> {
   const cli = findTemporalBinary();
@@ -55,9 +68,10 @@ async function main(): Promise<void> {
         ],
         { encoding: 'utf8' },
       );
-      writeFileSync(path.join(OUT, `${name}.json`), json);
+      const file = recordingFile(name);
+      writeFileSync(file, json, { flag: 'wx' }); // never overwrite a recording
       const events = (JSON.parse(json) as { events: unknown[] }).events.length;
-      process.stdout.write(`recorded ${name} (${events} events)\n`);
+      process.stdout.write(`recorded ${path.relative(process.cwd(), file)} (${events} events)\n`);
     }
     await client.close();
   } finally {

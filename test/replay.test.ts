@@ -3,7 +3,8 @@
  * scripts/record-histories.ts) against the current workflow code. A failure means a
  * code change would break workflows already running in production: once released,
  * guard such a change with `patched()` instead of re-recording (before the first
- * release, re-recording with scripts/record-histories.ts is fine).
+ * release, re-recording with scripts/record-histories.ts is fine). This test is the
+ * gate of the README runbook "Rolling out a workflow change".
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
