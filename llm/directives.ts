@@ -43,8 +43,6 @@ const NO_USAGE_RE = /^\[\[\s*no_usage\s*\]\]/;
 const TOOL_HEAD_RE = /^\[\[\s*tool\s*:\s*([A-Za-z0-9_-]{1,64})/;
 /** Longest directive read (tool arguments included); keeps parsing linear in big texts. */
 const MAX_DIRECTIVE_CHARS = 64 * 1024;
-/** Bounds the search for the end of a tool directive's JSON (each try is a JSON.parse). */
-const MAX_TOOL_END_CANDIDATES = 64;
 
 type Match =
   | { end: number; kind: NumericKind; value: number }
@@ -78,20 +76,52 @@ function matchAt(text: string, start: number): Match | undefined {
     };
   }
   if (!/^\s/.test(tail)) return undefined;
-  // The JSON may itself contain "]]" (e.g. nested arrays): try each "]]" in turn.
-  let from = 0;
-  for (let i = 0; i < MAX_TOOL_END_CANDIDATES; i++) {
-    const close = tail.indexOf(']]', from);
-    if (close < 0) return undefined;
-    const candidate = tail.slice(0, close).trim();
-    if (candidate !== '' && isJson(candidate)) {
-      return {
-        end: start + argsStart + close + 2,
-        kind: 'tool',
-        tool: { name, arguments: candidate },
-      };
+  // The JSON may itself contain "]]" (nested arrays, strings): find where its one value
+  // ends by scanning it once, then expect "]]" right after.
+  const valueStart = tail.length - tail.trimStart().length;
+  const valueEnd = endOfJsonValue(tail, valueStart);
+  if (valueEnd === undefined) return undefined;
+  const close = /^\s*\]\]/.exec(tail.slice(valueEnd));
+  if (!close) return undefined;
+  const candidate = tail.slice(valueStart, valueEnd);
+  if (!isJson(candidate)) return undefined;
+  return {
+    end: start + argsStart + valueEnd + close[0].length,
+    kind: 'tool',
+    tool: { name, arguments: candidate },
+  };
+}
+
+/**
+ * Where the JSON value starting at `from` ends (exclusive), found in one linear pass:
+ * brackets are counted outside strings, escapes inside strings are skipped. A scalar
+ * ends at whitespace or `]`. Undefined when the text ends first. The value is not
+ * validated here (JSON.parse does that, once).
+ */
+export function endOfJsonValue(text: string, from: number): number | undefined {
+  const first = text[from];
+  if (first === undefined) return undefined;
+  if (first !== '{' && first !== '[' && first !== '"') {
+    const m = /[\s\]]/.exec(text.slice(from));
+    return m ? from + m.index : text.length;
+  }
+  let depth = 0;
+  let inString = false;
+  for (let i = from; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      if (c === '\\') i++;
+      else if (c === '"') {
+        inString = false;
+        if (depth === 0) return i + 1;
+      }
+    } else if (c === '"') inString = true;
+    else if (c === '{' || c === '[') depth++;
+    else if (c === '}' || c === ']') {
+      depth--;
+      if (depth === 0) return i + 1;
+      if (depth < 0) return undefined;
     }
-    from = close + 1;
   }
   return undefined;
 }

@@ -83,6 +83,25 @@ void describe('directives', () => {
     assert.equal(d.text, 'and');
   });
 
+  void test('tool JSON holding hundreds of "]]" is recognised (read in one pass)', () => {
+    const nested = `${'['.repeat(150)}1${']'.repeat(150)}`;
+    const strings = Array.from({ length: 200 }, (_, i) => `"s${i}]]"`).join(',');
+    const args = `{"deep":${nested},"list":[${strings}],"q":"a \\" ]] b"}`;
+    assert.ok(args.split(']]').length > 250);
+    const d = parseDirectives(`before [[tool:lookup ${args}]] after`);
+    assert.deepEqual(d.tools, [{ name: 'lookup', arguments: args }]);
+    assert.equal(d.text, 'before after');
+    assert.deepEqual(JSON.parse(d.tools[0]!.arguments).q, 'a " ]] b');
+  });
+
+  void test('an unclosed tool JSON or text after it is not a directive', () => {
+    for (const text of ['[[tool:a {"x":[1,2]', '[[tool:a {"x":1} extra]]', '[[tool:a {"x":"]]']) {
+      const d = parseDirectives(text);
+      assert.deepEqual(d.tools, [], text);
+      assert.equal(d.text, text);
+    }
+  });
+
   void test('bad syntax and out-of-range values stay as text', () => {
     const text = 'a [[tokens:abc]] [[fail:200]] [[tool:x {bad json}]] [[nope:1]] [[tokens:5 b';
     const d = parseDirectives(text);
