@@ -12,6 +12,8 @@ import type {
 } from '../contracts/definitions';
 import { FAILURE_TYPES, failure } from '../contracts/errors';
 import type { RequestEvent } from '../contracts/protocol';
+import { lostTextRecovery } from '../lib/event-log';
+import { InvariantError } from '../lib/invariant';
 import { systemPrompt } from '../lib/prompt';
 import { prune, type HistoryMessage } from '../lib/pruner';
 import { countMessageTokens, modelInfo, REPLY_PRIMING_TOKENS } from '../lib/tokens';
@@ -44,6 +46,11 @@ export interface PrepareChatOutput {
   promptTokens: number;
   /** True when older turns should now be summarised (asynchronously). */
   summaryDue: boolean;
+  /**
+   * The first message of this prompt's window: a summarisation this request starts
+   * folds exactly the messages before it (see {@link SummarizeWorkflowInput.foldBefore}).
+   */
+  windowStartId: string;
 }
 
 export interface FinishChatInput {
@@ -95,7 +102,6 @@ export function createChatActivities(deps: ActivityDeps) {
    * stored or billed.
    */
   async function prepareChat(input: PrepareChatInput): Promise<PrepareChatOutput> {
-    await events.append(input.userId, input.requestId, { type: 'status', state: 'pruning' });
     const owner = await db.query<{ user_id: string }>(
       'SELECT user_id FROM chat_sessions WHERE id = $1',
       [input.sessionId],
@@ -103,6 +109,13 @@ export function createChatActivities(deps: ActivityDeps) {
     if (owner.rows[0]?.user_id !== input.userId) {
       throw failure(FAILURE_TYPES.NotFound, 'session not found', { nonRetryable: true });
     }
+    // Once per request: a retried attempt must not repeat what the client has seen.
+    await events.append(
+      input.userId,
+      input.requestId,
+      { type: 'status', state: 'pruning' },
+      { once: 'pruning' },
+    );
     const user = await deps.userService.getContext(input.userId);
     const { settings } = input;
     const model = modelInfo(input.model, deps.models);
@@ -121,7 +134,7 @@ export function createChatActivities(deps: ActivityDeps) {
     const inserted = await db.query<{ id: string }>(
       `INSERT INTO chat_messages (session_id, request_id, message_key, role, content, tokens, model)
        VALUES ($1, $2, $3, 'user', $4, $5, $6)
-       ON CONFLICT (message_key) DO UPDATE SET message_key = EXCLUDED.message_key
+       ON CONFLICT (session_id, message_key) DO UPDATE SET message_key = EXCLUDED.message_key
        RETURNING id`,
       [
         input.sessionId,
@@ -140,6 +153,10 @@ export function createChatActivities(deps: ActivityDeps) {
         WHERE session_id = $1 AND id <= $2 ORDER BY id DESC LIMIT $3`,
       [input.sessionId, userMessageId, settings.maxHistoryMessages],
     );
+    if (rows[0] === undefined || String(rows[0].id) !== userMessageId || rows[0].role !== 'user') {
+      // The stored message is not this request's (it would prune someone else's turn).
+      throw new InvariantError(`message ${userMessageId} is not the newest user message of the session`);
+    }
     const history: HistoryMessage[] = rows.reverse().map((r) => ({
       id: String(r.id),
       role: r.role,
@@ -168,7 +185,12 @@ export function createChatActivities(deps: ActivityDeps) {
       summary?.watermark,
       settings,
     );
-    return { messages: pruned.messages, promptTokens: pruned.promptTokens, summaryDue };
+    return {
+      messages: pruned.messages,
+      promptTokens: pruned.promptTokens,
+      summaryDue,
+      windowStartId: pruned.windowStartId,
+    };
   }
 
   /**
@@ -216,7 +238,7 @@ export function createChatActivities(deps: ActivityDeps) {
         `INSERT INTO chat_messages
            (session_id, request_id, message_key, role, content, tool_calls, tokens, tokens_estimated, model)
          VALUES ($1, $2, $3, 'assistant', $4, $5, $6, $7, $8)
-         ON CONFLICT (message_key) DO UPDATE SET message_key = EXCLUDED.message_key
+         ON CONFLICT (session_id, message_key) DO UPDATE SET message_key = EXCLUDED.message_key
          RETURNING id`,
         [
           input.sessionId,
@@ -241,7 +263,7 @@ export function createChatActivities(deps: ActivityDeps) {
         ...(input.toolCalls?.length ? { toolCalls: input.toolCalls } : {}),
         ...(input.finishReason ? { finishReason: input.finishReason } : {}),
       },
-      { method: input.method },
+      { method: input.method, ifLost: lostTextRecovery(input.content) },
     );
     return { messageId };
   }

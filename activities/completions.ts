@@ -56,7 +56,7 @@ export function createCompletionActivities(deps: ActivityDeps) {
     if (input.completion.stateless) {
       try {
         const trimmed = trimConversation(messages, (i) => tokensOf(messages[i] as PromptMessage), budget);
-        return { messages: trimmed.messages, promptTokens: trimmed.promptTokens, summaryDue: false };
+        return { messages: trimmed.messages, promptTokens: trimmed.promptTokens, summaryDue: false, windowStartId: '0' };
       } catch (err) {
         if (err instanceof ContextTooLargeError) throw contextTooLarge(err.message);
         throw err;
@@ -106,7 +106,12 @@ export function createCompletionActivities(deps: ActivityDeps) {
         budget,
       });
       const summaryDue = await isSummaryDue(input.sessionId, lastId, pruned.windowStartId, summary?.watermark, settings);
-      return { messages: pruned.messages, promptTokens: pruned.promptTokens, summaryDue };
+      return {
+        messages: pruned.messages,
+        promptTokens: pruned.promptTokens,
+        summaryDue,
+        windowStartId: pruned.windowStartId,
+      };
     } catch (err) {
       if (err instanceof ContextTooLargeError) throw contextTooLarge(err.message);
       throw err;
@@ -131,7 +136,7 @@ export function createCompletionActivities(deps: ActivityDeps) {
           `INSERT INTO chat_messages
              (session_id, request_id, message_key, role, content, tool_calls, tool_call_id, tokens, model)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-           ON CONFLICT (message_key) DO UPDATE SET message_key = EXCLUDED.message_key
+           ON CONFLICT (session_id, message_key) DO UPDATE SET message_key = EXCLUDED.message_key
            RETURNING id`,
           [
             input.sessionId,

@@ -7,6 +7,7 @@ import { createBillingActivities } from './billing';
 import { createChatActivities } from './chat';
 import { createCompletionActivities } from './completions';
 import type { ActivityDeps } from './deps';
+import { withPermanentFailures } from './failures';
 import { createLlmActivities } from './llm';
 import { createQuotaActivities } from './quota';
 import { createSummaryActivities } from './summaries';
@@ -15,8 +16,9 @@ import { createToolActivities } from './tools';
 
 export type { ActivityDeps } from './deps';
 
+/** Every activity, failures that no retry can fix made non-retryable (./failures.ts). */
 export function createActivities(deps: ActivityDeps) {
-  return {
+  return withPermanentFailures({
     ...createChatActivities(deps),
     ...createCompletionActivities(deps),
     ...createLlmActivities(deps),
@@ -25,7 +27,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createBillingActivities(deps),
     ...createToolActivities(deps),
     ...createSummarizeDocumentActivities(deps),
-  };
+  });
 }
 
 export type Activities = ReturnType<typeof createActivities>;

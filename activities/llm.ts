@@ -13,8 +13,10 @@ import type OpenAI from 'openai';
 import { APIConnectionError, APIError } from 'openai';
 import type { LlmToolCall, PromptMessage, SamplingParams, TokenUsage } from '../contracts/definitions';
 import { FAILURE_TYPES, failure } from '../contracts/errors';
+import { lostTextRecovery } from '../lib/event-log';
 import { countPromptTokens, countTextTokens, modelInfo } from '../lib/tokens';
 import { toolDefinitions } from '../tools/registry';
+import type { RequestEvent } from '../contracts/protocol';
 import type { ActivityDeps } from './deps';
 
 /** How often the activity heartbeats while it waits on the LLM. */
@@ -79,7 +81,7 @@ export function createLlmActivities(deps: ActivityDeps) {
   async function callLlm(input: CallLlmInput): Promise<CallLlmOutput> {
     const ctx = Context.current();
     const fence = (input.round ?? 0) * FENCE_ROUND_STRIDE + ctx.info.attempt;
-    const emit = (event: Parameters<typeof deps.events.append>[2]) =>
+    const emit = (event: RequestEvent) =>
       deps.events.append(input.userId, input.requestId, event, { fence });
     if (ctx.info.attempt > 1) await emit({ type: 'restart', reason: 'llm_retry' });
     await emit({ type: 'status', state: 'calling_llm' });
@@ -127,10 +129,21 @@ export function createLlmActivities(deps: ActivityDeps) {
         const piece = choice.delta?.content;
         if (piece) {
           content += piece;
-          if ((await emit({ type: 'delta', content: piece })) === null) {
+          const written = await deps.events.write(
+            input.userId,
+            input.requestId,
+            { type: 'delta', content: piece },
+            { fence },
+          );
+          if (written === null) {
             // The request ended (cancelled) or a newer attempt took over.
             abort.abort();
             throw new CancelledFailure('superseded');
+          }
+          // Redis lost the request's events: deltas the client had not read may be
+          // gone. Start its text over with everything so far.
+          if (written.fresh) {
+            for (const event of lostTextRecovery(content)) await emit(event);
           }
         }
         for (const tc of choice.delta?.tool_calls ?? []) {

@@ -46,13 +46,9 @@ export function createSummaryActivities(deps: ActivityDeps) {
   async function summarizeSession(input: SummarizeWorkflowInput): Promise<SummarizeWorkflowResult> {
     if (await deps.summaryBreaker.isOpen()) return { status: 'skipped', reason: 'breaker_open' };
     const current = await deps.summaries.load(input.sessionId);
-    // The window: the `keepRecent` newest messages. Everything older and newer than
-    // the watermark is what this run folds in.
-    const windowStart = await db.query<{ id: string }>(
-      `SELECT id FROM chat_messages WHERE session_id = $1 ORDER BY id DESC OFFSET $2 LIMIT 1`,
-      [input.sessionId, input.keepRecent - 1],
-    );
-    const windowStartId = windowStart.rows[0]?.id;
+    // The window of the prompt that asked for this run (else the `keepRecent` newest
+    // messages). Everything older and newer than the watermark is what this run folds in.
+    const windowStartId = input.foldBefore ?? (await newestWindowStart(input));
     if (!windowStartId) return { status: 'skipped', reason: 'nothing_new' };
 
     const { encoding } = modelInfo(input.model, deps.models);
@@ -97,6 +93,15 @@ export function createSummaryActivities(deps: ActivityDeps) {
     const tokens = countMessageTokens(summaryMessage(text), encoding);
     await deps.summaries.save(input.sessionId, { text, watermark, tokens, model: input.model }, cost);
     return { status: 'summarized', watermark, foldedMessages: folded };
+  }
+
+  /** Id of the oldest of the `keepRecent` newest messages of the session. */
+  async function newestWindowStart(input: SummarizeWorkflowInput): Promise<string | undefined> {
+    const { rows } = await db.query<{ id: string }>(
+      `SELECT id FROM chat_messages WHERE session_id = $1 ORDER BY id DESC OFFSET $2 LIMIT 1`,
+      [input.sessionId, input.keepRecent - 1],
+    );
+    return rows[0]?.id;
   }
 
   return { summarizeSession };

@@ -11,8 +11,12 @@ import type { ToolHeartbeat } from '../contracts/definitions';
 import { trackRunningTool } from '../lib/metrics';
 import type { ActivityDeps } from './deps';
 
-/** Reporting period; the contract promises the client progress at least every 5 s. */
-export const TOOL_PROGRESS_INTERVAL_MS = 2000;
+/**
+ * Reporting period; the contract promises the client progress at least every 5 s. One
+ * heartbeat and one `tool_progress` event per second per running tool: the heartbeat
+ * timeout (workflows/tool.ts) is 3 s, and heartbeats must keep well inside it.
+ */
+export const TOOL_PROGRESS_INTERVAL_MS = 1000;
 
 export interface ProgressTarget {
   userId: string;

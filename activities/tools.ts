@@ -93,7 +93,7 @@ export function createToolActivities(deps: ActivityDeps) {
       `INSERT INTO chat_messages
          (session_id, request_id, message_key, role, content, tool_calls, tool_call_id, tokens, model)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-       ON CONFLICT (message_key) DO NOTHING`,
+       ON CONFLICT (session_id, message_key) DO NOTHING`,
       [
         sessionId,
         requestId,

@@ -52,6 +52,11 @@ export async function ownsSession(
  * same requestId again finds the running or finished workflow instead of a new run:
  * `duplicate` tells the caller to replay its events. New requests count against the
  * user's per-minute limit (shared by every API process); replays never do.
+ *
+ * A WebSocket chat's session is checked once, inside the workflow (`prepareChat`), not here: the
+ * API starts requests without Postgres, so a chat sent while Postgres is briefly down
+ * waits in its durable workflow and completes when it returns. An unknown or foreign
+ * session ends the request with `error` `not_found` after `accepted`.
  */
 export async function startChat(
   deps: ApiDeps,
@@ -73,8 +78,11 @@ export async function startChat(
       rate.retryAfterSeconds,
     );
   }
+  // The WebSocket checks the session inside the request (see above), so its chats ride
+  // out a Postgres outage; the OpenAI door answers 404 before it sends an HTTP status.
   const stateless = req.completion?.stateless === true;
-  if (!stateless && !(await ownsSession(deps, user.userId, req.sessionId))) {
+  const checkHere = req.method === 'openai' && !stateless;
+  if (checkHere && !(await ownsSession(deps, user.userId, req.sessionId))) {
     throw new AppError(ERRORS.NotFound, 'session not found');
   }
   // Before the start: deleting the session from now on cancels this request.

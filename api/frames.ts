@@ -1,23 +1,32 @@
 /** Validation of client frames (docs/API.md "Client -> server"). Unknown fields are ignored. */
 import { z } from 'zod';
+import { EVENT_ID_RE } from '../lib/event-log';
+import { unstorableTextProblem } from '../lib/storable-text';
 
 const uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a UUID');
 
 /** Longest chat message accepted, in characters (the frame limit bounds it too). */
 export const MAX_CONTENT_CHARS = 32_000;
 
+/** A string the system can store as sent (no NUL, no lone surrogate). */
+const storable = (schema: z.ZodString) =>
+  schema.superRefine((text, ctx) => {
+    const problem = unstorableTextProblem(text);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
+
 export const chatFrame = z.object({
   type: z.literal('chat'),
   requestId: uuid.optional(),
   sessionId: uuid,
-  content: z.string().min(1, 'must not be empty').max(MAX_CONTENT_CHARS),
-  model: z.string().min(1).max(100).optional(),
+  content: storable(z.string().min(1, 'must not be empty').max(MAX_CONTENT_CHARS)),
+  model: storable(z.string().min(1).max(100)).optional(),
 });
 
 export const resumeFrame = z.object({
   type: z.literal('resume'),
   requestId: uuid,
-  lastEventId: z.string().regex(/^\d{1,15}$/, 'must be an eventId received earlier').optional(),
+  lastEventId: z.string().regex(EVENT_ID_RE, 'must be an eventId received earlier').optional(),
 });
 
 export const cancelFrame = z.object({ type: z.literal('cancel'), requestId: uuid });

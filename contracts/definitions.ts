@@ -162,6 +162,13 @@ export interface SummarizeWorkflowInput {
   model: string;
   /** Messages kept verbatim in prompts (the window): they are not summarised. */
   keepRecent: number;
+  /**
+   * Fold only messages with a smaller id: the first message of the window of the prompt
+   * that asked for this run. It makes the watermark a function of the conversation, not
+   * of when the run reads it (the triggering request's reply may or may not be stored
+   * yet). Absent (runs started before it existed): the `keepRecent` newest are kept.
+   */
+  foldBefore?: string;
   maxSummaryTokens: number;
 }
 
@@ -208,10 +215,19 @@ export const MAX_TOOL_ROUNDS = 5;
 
 /**
  * The id of a long-running tool's workflow, which is also the client's `taskId`.
- * Derived from the request and the LLM's tool call id, so a replayed or retried chat
- * workflow finds the same task instead of starting a second one.
+ * Derived from the user, the request and the LLM's tool call id, so a replayed or
+ * retried chat workflow finds the same task instead of starting a second one, and two
+ * users sending the same (client-chosen) requestId never share a task.
  */
-export function toolWorkflowId(requestId: string, toolCallId: string): string {
+export function toolWorkflowId(userId: string, requestId: string, toolCallId: string): string {
+  return `tool-${userId}-${requestId}-${toolCallId.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 64)}`;
+}
+
+/**
+ * The task id chat workflows started before task ids held the user used
+ * (`tool-<requestId>-<toolCallId>`); kept so their replays start the same child.
+ */
+export function legacyToolWorkflowId(requestId: string, toolCallId: string): string {
   return `tool-${requestId}-${toolCallId.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 64)}`;
 }
 

@@ -10,8 +10,16 @@
  * - applies an optional fence: an LLM attempt writes with its attempt number, and once
  *   a later attempt has written, an earlier one can no longer add deltas behind the
  *   `restart` the client has seen;
- * - numbers the event (`<seq>-0` stream ids, seq from 1), caps the stream and renews
- *   its TTL.
+ * - writes an event marked `once` (e.g. `status: pruning`) only the first time, so a
+ *   retried step never repeats an event the client already has;
+ * - numbers the event (`<seq>-0` stream ids), caps the stream and renews its TTL.
+ *
+ * Sequence numbers never go back, even when Redis loses the request's keys (a restart
+ * without persistence, an eviction): a request's first event is numbered from the
+ * Redis server's clock in microseconds, and so is the first one after a loss, so every
+ * later event sorts after every earlier one and no eventId ever names two events. Such
+ * an append reports `fresh`, which lets the writer detect the loss and re-send what the
+ * client may have missed (a `restart` followed by the full text so far).
  *
  * The eventId the client sees is the zero-padded seq, so eventIds of a request sort
  * as strings in the order sent.
@@ -20,35 +28,62 @@ import type { Redis } from 'ioredis';
 import type { ChatMethod } from '../contracts/definitions';
 import { TERMINAL_EVENT_TYPES, type RequestEvent } from '../contracts/protocol';
 
+// KEYS: stream, seq, fence, end, once. ARGV: payload, fence, terminal, ttl, maxLen,
+// once-name ('' = none), then payloads written first when the seq was missing.
 const APPEND_SCRIPT = `
 if redis.call('EXISTS', KEYS[4]) == 1 then return false end
+if ARGV[6] ~= '' then
+  local prior = redis.call('HGET', KEYS[5], ARGV[6])
+  if prior then return {tonumber(prior), 0} end
+end
 local fence = tonumber(ARGV[2])
 if fence > 0 then
   local current = tonumber(redis.call('GET', KEYS[3]) or '0')
   if fence < current then return false end
   if fence > current then redis.call('SET', KEYS[3], fence, 'EX', ARGV[4]) end
 end
-local seq = redis.call('INCR', KEYS[2])
-redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[5], seq .. '-0', 'e', ARGV[1])
+local fresh = 0
+if redis.call('EXISTS', KEYS[2]) == 0 then
+  local t = redis.call('TIME')
+  redis.call('SET', KEYS[2], string.format('%d', tonumber(t[1]) * 1000000 + tonumber(t[2])))
+  fresh = 1
+end
+local seq
+local function add(payload)
+  seq = redis.call('INCR', KEYS[2])
+  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[5], string.format('%d-0', seq), 'e', payload)
+end
+if fresh == 1 then
+  for i = 7, #ARGV do add(ARGV[i]) end
+end
+add(ARGV[1])
 if ARGV[3] == '1' then redis.call('SET', KEYS[4], seq, 'EX', ARGV[4]) end
+if ARGV[6] ~= '' then
+  redis.call('HSET', KEYS[5], ARGV[6], seq)
+  redis.call('EXPIRE', KEYS[5], ARGV[4])
+end
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 redis.call('EXPIRE', KEYS[2], ARGV[4])
-return seq
+return {seq, fresh}
 `;
 
 /** Upper bound on the events kept per request (a long reply is one delta per token). */
 export const MAX_EVENTS_PER_REQUEST = 50_000;
 
-const EVENT_ID_WIDTH = 10;
+/** Digits of an eventId: a microsecond clock reading has 16 until the year 2286. */
+const EVENT_ID_WIDTH = 16;
 
 /** The client-facing eventId of an event's sequence number. */
 export function toEventId(seq: number): string {
   return String(seq).padStart(EVENT_ID_WIDTH, '0');
 }
 
+/** What a client's `lastEventId` may look like (older ids had 10 digits). */
+export const EVENT_ID_RE = /^\d{1,16}$/;
+
 /** Parses a client's `lastEventId`; undefined when it is not one of ours. */
 export function parseEventId(eventId: string): number | undefined {
-  if (!/^\d{1,15}$/.test(eventId)) return undefined;
+  if (!EVENT_ID_RE.test(eventId)) return undefined;
   return Number(eventId);
 }
 
@@ -60,6 +95,7 @@ export function requestKeys(userId: string, requestId: string) {
     seq: `chat:${tag}:seq`,
     fence: `chat:${tag}:fence`,
     end: `chat:${tag}:end`,
+    once: `chat:${tag}:once`,
   };
 }
 
@@ -73,19 +109,29 @@ export interface AppendOptions {
   fence?: number;
   /** How the request came in, for metrics of terminal events (workers/metered-event-log.ts). */
   method?: ChatMethod;
+  /**
+   * A name that makes the append happen once per request: a repeat (a retried step)
+   * writes nothing and answers the first write's seq.
+   */
+  once?: string;
+  /**
+   * Events written just before this one when the request's events turn out to be lost
+   * (see the module doc), e.g. `restart` + the full text before a `done`.
+   */
+  ifLost?: readonly RequestEvent[];
 }
 
-type AppendCommand = (
-  stream: string,
-  seq: string,
-  fence: string,
-  end: string,
-  payload: string,
-  fenceArg: string,
-  terminal: string,
-  ttl: string,
-  maxLen: string,
-) => Promise<number | null>;
+/** An accepted append: its seq, and whether the request's events were lost before it. */
+export interface Appended {
+  seq: number;
+  /**
+   * True when the request had no events in Redis (its first event, or the first after
+   * Redis lost them; then events the client had not read yet may be gone).
+   */
+  fresh: boolean;
+}
+
+type AppendCommand = (...args: string[]) => Promise<[number, number] | null>;
 
 /** Writes request events; see the module doc for the guarantees. */
 export class EventLog {
@@ -96,7 +142,7 @@ export class EventLog {
     private readonly ttlSeconds: number,
   ) {
     if (!('chatAppendEvent' in redis)) {
-      redis.defineCommand('chatAppendEvent', { numberOfKeys: 4, lua: APPEND_SCRIPT });
+      redis.defineCommand('chatAppendEvent', { numberOfKeys: 5, lua: APPEND_SCRIPT });
     }
     const cmd = (redis as unknown as { chatAppendEvent: AppendCommand }).chatAppendEvent;
     this.append_ = cmd.bind(redis);
@@ -112,19 +158,32 @@ export class EventLog {
     event: RequestEvent,
     options: AppendOptions = {},
   ): Promise<number | null> {
+    return (await this.write(userId, requestId, event, options))?.seq ?? null;
+  }
+
+  /** Like {@link append}, and says whether the request's earlier events were lost. */
+  async write(
+    userId: string,
+    requestId: string,
+    event: RequestEvent,
+    options: AppendOptions = {},
+  ): Promise<Appended | null> {
     const k = requestKeys(userId, requestId);
-    const seq = await this.append_(
+    const reply = await this.append_(
       k.stream,
       k.seq,
       k.fence,
       k.end,
+      k.once,
       JSON.stringify(event),
       String(options.fence ?? 0),
       TERMINAL_EVENT_TYPES.has(event.type) ? '1' : '0',
       String(this.ttlSeconds),
       String(MAX_EVENTS_PER_REQUEST),
+      options.once ?? '',
+      ...(options.ifLost ?? []).map((e) => JSON.stringify(e)),
     );
-    return seq === null ? null : Number(seq);
+    return reply === null ? null : { seq: Number(reply[0]), fresh: reply[1] === 1 };
   }
 
   /** True when the request has written at least one event (and it has not expired). */
@@ -137,6 +196,21 @@ export class EventLog {
     return (await this.redis.exists(requestKeys(userId, requestId).end)) === 1;
   }
 }
+
+/**
+ * What a client needs after Redis lost a request's events: discard the text you have
+ * (some deltas may be gone), here is all of it.
+ */
+export function lostTextRecovery(content: string): RequestEvent[] {
+  if (content === '') return [{ type: 'restart', reason: EVENTS_LOST }];
+  return [
+    { type: 'restart', reason: EVENTS_LOST },
+    { type: 'delta', content },
+  ];
+}
+
+/** The `restart` reason when Redis lost events the client may not have read. */
+export const EVENTS_LOST = 'events_lost';
 
 /** Decodes one stream entry's fields into the event it carries. */
 export function decodeEntry(fields: string[]): RequestEvent | undefined {

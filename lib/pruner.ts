@@ -16,6 +16,7 @@
  * O(window), never O(conversation).
  */
 import type { PromptMessage } from '../contracts/definitions';
+import { InvariantError } from './invariant';
 import { REPLY_PRIMING_TOKENS } from './tokens';
 
 /** A stored message as the pruner sees it (oldest first, newest user message last). */
@@ -111,7 +112,7 @@ const sum = (ms: readonly HistoryMessage[]) => ms.reduce((n, m) => n + m.tokens,
 export function prune(input: PruneInput): PruneResult {
   const { history, maxMessages, budget } = input;
   const newest = history.at(-1);
-  if (!newest) throw new Error('prune: history must end with the newest user message');
+  if (!newest) throw new InvariantError('prune: history must end with the newest user message');
   const fixed = REPLY_PRIMING_TOKENS + input.systemTokens;
   if (fixed + newest.tokens > budget) {
     throw new ContextTooLargeError(

@@ -22,8 +22,18 @@ import {
 /** The workflow type of tool tasks (visibility queries use it by name). */
 export const TOOL_WORKFLOW_TYPE = 'toolWorkflow';
 
-/** Shape of task ids (`tool-<requestId>-<toolCallId>`); anything else is not a task. */
-export const TASK_ID_RE = /^tool-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}-[A-Za-z0-9_-]{1,64}$/;
+const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
+
+/**
+ * Shape of task ids: `tool-<userId>-<requestId>-<toolCallId>`, or the older
+ * `tool-<requestId>-<toolCallId>`; anything else is not a task. Group 1 is the requestId.
+ */
+export const TASK_ID_RE = new RegExp(`^tool-(?:${UUID}-)?(${UUID})-[A-Za-z0-9_-]{1,64}$`);
+
+/** The requestId inside a task id, or undefined when it is not a task id. */
+export function taskRequestId(taskId: string): string | undefined {
+  return TASK_ID_RE.exec(taskId)?.[1];
+}
 
 /** How long a query may take before the answer falls back to the workflow's history. */
 const QUERY_TIMEOUT_MS = 3000;

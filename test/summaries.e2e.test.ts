@@ -136,20 +136,37 @@ describe('summarisation', () => {
     assert.ok(await sys.api.deps.redis.exists(summaryCacheKey(chat.sessionId)), 'cached again');
 
     // Enough new old messages: the second run folds only them into the first summary.
-    for (let i = 0; i < 8; i++) await say(chat, `${marker} new-${i}`);
+    // (7 of them: the 3rd asks for the second run, and 7 are too few for a third.)
+    for (let i = 0; i < 7; i++) await say(chat, `${marker} new-${i}`);
     const second = await until('second summary', async () => {
       const r = await summaryRow(chat.sessionId);
       return r && r.runs === 2 ? r : undefined;
     });
-    assert.ok(BigInt(second.watermark_message_id) > BigInt(first.watermark_message_id));
+    // Each run folds exactly what the prompt that asked for it left out of its window
+    // (10 messages), whenever the run reads the history: the 11th request (message 21)
+    // folds messages 1-11; with 10 new old messages, the 16th (message 31) folds 12-21.
+    const ids = await messageIds(chat.sessionId);
+    assert.equal((await summaryRow(chat.sessionId))?.runs, 2, 'no third run');
+    assert.equal(first.watermark_message_id, ids[10], 'first run: messages 1-11');
+    assert.equal(second.watermark_message_id, ids[20], 'second run: messages 12-21');
     const calls = summaryCalls(sys, marker);
     const input = calls.at(-1)!.lastUserMessage;
     assert.ok(input.startsWith(`Previous summary:\n${first.summary}`), 'holds the previous summary');
     const fresh = input.slice(input.lastIndexOf('\nNew messages:\n'));
     assert.doesNotMatch(fresh, /old-0[0-4]/, 'nothing already summarised is sent again');
-    assert.match(fresh, /after-summary/);
+    assert.match(fresh, /user: \S+ old-06[\s\S]*user: \S+ old-10/);
+    assert.doesNotMatch(fresh, /after-summary/, 'the window is not summarised');
   });
 });
+
+/** The session's message ids, oldest first. */
+async function messageIds(sessionId: string): Promise<string[]> {
+  const { rows } = await sys.api.deps.db.query<{ id: string }>(
+    'SELECT id FROM chat_messages WHERE session_id = $1 ORDER BY id',
+    [sessionId],
+  );
+  return rows.map((r) => String(r.id));
+}
 
 describe('circuit breaker', () => {
   it('opens when the summary LLM keeps failing, chat goes on, and it closes after the cool-down', async () => {

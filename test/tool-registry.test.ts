@@ -1,7 +1,8 @@
 /** The tool registry, the calculator's parser and the document chunker (pure, no stack). */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { toolMessageContent, toolWorkflowId } from '../contracts/definitions';
+import { legacyToolWorkflowId, toolMessageContent, toolWorkflowId } from '../contracts/definitions';
+import { taskRequestId } from '../lib/tool-tasks';
 import { countTextTokens } from '../lib/tokens';
 import { parseDuration } from '../scripts/ops/tools';
 import { CalculatorError, evaluate } from '../tools/calculator';
@@ -93,10 +94,18 @@ describe('tool registry', () => {
     assert.equal(toolMessageContent({ ok: false, error: 'division by zero' }), '{"error":"division by zero"}');
   });
 
-  it('task ids come from the request and the call, made safe for workflow ids', () => {
+  it('task ids come from the user, the request and the call, made safe for workflow ids', () => {
     const requestId = '0f8a3d2e-1b2c-4d5e-8f90-123456789abc';
-    assert.equal(toolWorkflowId(requestId, 'call_abc'), `tool-${requestId}-call_abc`);
-    assert.equal(toolWorkflowId(requestId, 'a b/c'), `tool-${requestId}-a_b_c`);
+    const userId = '11111111-2222-4333-8444-555555555555';
+    const other = '66666666-2222-4333-8444-555555555555';
+    assert.equal(toolWorkflowId(userId, requestId, 'call_abc'), `tool-${userId}-${requestId}-call_abc`);
+    assert.equal(toolWorkflowId(userId, requestId, 'a b/c'), `tool-${userId}-${requestId}-a_b_c`);
+    assert.notEqual(toolWorkflowId(userId, requestId, 'c'), toolWorkflowId(other, requestId, 'c'));
+    // Both shapes are task ids; the requestId is read from either.
+    assert.equal(taskRequestId(toolWorkflowId(userId, requestId, 'c')), requestId);
+    assert.equal(taskRequestId(legacyToolWorkflowId(requestId, 'c')), requestId);
+    assert.equal(taskRequestId(`tool-${requestId}`), undefined);
+    assert.equal(taskRequestId('not-a-task'), undefined);
   });
 });
 

@@ -196,7 +196,7 @@ describe('summarize_document: a long-running task', () => {
     const requestId = send(client, sessionId, `Please ${tool('summarize_document', { text: doc.text, chunkTokens: 40 })}`);
     const call = await client.waitFor((fs) => fs.find((f) => f.requestId === requestId && f.type === 'tool_call'));
     const taskId = String(call.taskId);
-    assert.match(taskId, new RegExp(`^tool-${requestId}-`));
+    assert.match(taskId, new RegExp(`^tool-[0-9a-f-]{36}-${requestId}-`), 'the task id holds the user');
 
     await client.waitFor((fs) => fs.some((f) => f.requestId === requestId && running(f)));
     // The server holds the activity's heartbeat a moment after the event is out.

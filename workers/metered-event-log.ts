@@ -16,7 +16,7 @@
  * chat requests here; refusals are counted in `quota_refusals_total`.
  */
 import { TERMINAL_EVENT_TYPES, type RequestEvent } from '../contracts/protocol';
-import { EventLog, type AppendOptions } from '../lib/event-log';
+import { EventLog, type AppendOptions, type Appended } from '../lib/event-log';
 import { chatRequestsTotal } from '../lib/metrics';
 
 /** The method of chat requests that name none (the WebSocket; see the module doc). */
@@ -24,13 +24,13 @@ export const CHAT_METHOD = 'ws';
 
 /** {@link EventLog} that counts every request's terminal event once. */
 export class MeteredEventLog extends EventLog {
-  override async append(
+  override async write(
     userId: string,
     requestId: string,
     event: RequestEvent,
     options: AppendOptions = {},
-  ): Promise<number | null> {
-    const seq = await super.append(userId, requestId, event, options);
+  ): Promise<Appended | null> {
+    const seq = await super.write(userId, requestId, event, options);
     if (seq !== null && TERMINAL_EVENT_TYPES.has(event.type)) {
       chatRequestsTotal.inc({
         method: options.method ?? CHAT_METHOD,

@@ -34,8 +34,9 @@ const QUEUE_OPTIONS: Record<keyof TaskQueues, Partial<WorkerOptions>> = {
     maxConcurrentLocalActivityExecutions: 200,
     maxConcurrentWorkflowTaskExecutions: 100,
   },
-  // Heartbeats carry tool checkpoints: send them within 2 s (not 80% of the timeout).
-  tools: { maxConcurrentActivityTaskExecutions: 100, maxHeartbeatThrottleInterval: '2s' },
+  // Heartbeats carry tool checkpoints and prove the worker alive: send each within 1 s
+  // (the tool heartbeat timeout is 3 s, workflows/tool.ts).
+  tools: { maxConcurrentActivityTaskExecutions: 100, maxHeartbeatThrottleInterval: '1s' },
   billing: { maxConcurrentActivityTaskExecutions: 50 },
   summaries: { maxConcurrentActivityTaskExecutions: 4 },
 };

@@ -71,10 +71,10 @@ export async function chatWorkflow(input: ChatWorkflowInput): Promise<ChatWorkfl
       const reply: Reply & Partial<CompletionReply> = completion
         ? await converseForClient(input, completion, prepared.messages, onUsage)
         : await converse(input, prepared.messages, onUsage);
-      return { ...reply, summaryDue: prepared.summaryDue };
+      return { ...reply, summaryDue: prepared.summaryDue, foldBefore: prepared.windowStartId };
     });
     await meter.settle(reply.usage);
-    if (reply.summaryDue) await summarizeInBackground(input);
+    if (reply.summaryDue) await summarizeInBackground(input, reply.foldBefore);
     phase = 'finishing';
     const [, finished] = await Promise.all([
       meter.billingStarted(),
@@ -127,9 +127,9 @@ export async function chatWorkflow(input: ChatWorkflowInput): Promise<ChatWorkfl
  * Starts the session's summarisation without waiting for it. Nothing about it can fail
  * the chat request: until a summary exists, prompts carry the window alone.
  */
-async function summarizeInBackground(input: ChatWorkflowInput): Promise<void> {
+async function summarizeInBackground(input: ChatWorkflowInput, foldBefore: string): Promise<void> {
   try {
-    if (await startSummary(input)) {
+    if (await startSummary(input, foldBefore)) {
       await fast.emitEvent({
         requestId: input.requestId,
         userId: input.userId,

@@ -26,8 +26,9 @@ export async function summarizeWorkflow(input: SummarizeWorkflowInput): Promise<
 /**
  * Starts the session's summarisation unless one is already running. Returns true when
  * this call started it. The child is abandoned: it outlives the chat request.
+ * `foldBefore` is the first message of the triggering prompt's window.
  */
-export async function startSummary(chat: ChatWorkflowInput): Promise<boolean> {
+export async function startSummary(chat: ChatWorkflowInput, foldBefore: string): Promise<boolean> {
   try {
     await startChild(summarizeWorkflow, {
       workflowId: summaryWorkflowId(chat.sessionId),
@@ -38,6 +39,7 @@ export async function startSummary(chat: ChatWorkflowInput): Promise<boolean> {
           sessionId: chat.sessionId,
           model: chat.settings.summaryModel,
           keepRecent: chat.settings.maxHistoryMessages,
+          foldBefore,
           maxSummaryTokens: chat.settings.summaryMaxTokens,
         },
       ],

@@ -14,11 +14,13 @@ import {
   executeChild,
   isCancellation,
   ParentClosePolicy,
+  patched,
   WorkflowIdReusePolicy,
 } from '@temporalio/workflow';
 import {
   SESSION_ID_SEARCH_ATTRIBUTE,
   TOOL_NAME_SEARCH_ATTRIBUTE,
+  legacyToolWorkflowId,
   toolMessageContent,
   toolWorkflowId,
   type ChatWorkflowInput,
@@ -31,6 +33,9 @@ import {
 import { fast } from './proxies';
 import { toolWorkflow } from './tool';
 import { addUsage, NO_USAGE } from './usage';
+
+/** Patch id: task ids hold the user (chat workflows from before replay the old id). */
+const USER_SCOPED_TASK_IDS = 'user-scoped-task-ids';
 
 /** Longest a tool task may run before Temporal ends it. */
 const TOOL_EXECUTION_TIMEOUT = '1h';
@@ -50,7 +55,10 @@ function failureMessage(err: unknown): string {
 
 /** Runs one call to its end: the outcome is stored and sent whatever happens. */
 async function runToolCall(input: ChatWorkflowInput, call: LlmToolCall): Promise<CallResult> {
-  const taskId = toolWorkflowId(input.requestId, call.id);
+  // A patch: chat workflows that started a task before ids held the user replay as they ran.
+  const taskId = patched(USER_SCOPED_TASK_IDS)
+    ? toolWorkflowId(input.userId, input.requestId, call.id)
+    : legacyToolWorkflowId(input.requestId, call.id);
   const base = {
     userId: input.userId,
     requestId: input.requestId,

@@ -30,10 +30,13 @@ import { FAILURE_TYPES, failure, failureType } from '../contracts/errors';
 import { fast, NON_RETRYABLE } from './proxies';
 
 /**
- * A tool's activity heartbeats every few seconds; this much silence means its worker
- * is gone and the attempt is retried elsewhere (from its checkpoint).
+ * A tool's activity heartbeats every second; this much silence means its worker is
+ * gone and the attempt is retried elsewhere (from its checkpoint, after the 1 s retry
+ * interval). It bounds the gap between `tool_progress` frames when a worker dies to
+ * about timeout + retry interval + dispatch (~4.5 s; the target is 6 s), and leaves
+ * 2 s of slack for a busy worker's heartbeats (sent at most 1 s apart).
  */
-export const TOOL_HEARTBEAT_TIMEOUT = '10s';
+export const TOOL_HEARTBEAT_TIMEOUT = '3s';
 
 const longTools = proxyActivities<Activities>({
   startToCloseTimeout: '30m',

@@ -7,7 +7,7 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
 import express, { type Request } from 'express';
 import { ERRORS } from '../../contracts/errors';
-import { describeOwnedTask, loadTaskState, TASK_ID_RE } from '../../lib/tool-tasks';
+import { describeOwnedTask, loadTaskState, taskRequestId } from '../../lib/tool-tasks';
 import type { ApiDeps } from '../deps';
 import { AppError } from '../errors';
 
@@ -30,7 +30,7 @@ export function tasksRouter(deps: ApiDeps): express.Router {
     // `tool_call` is written just before its workflow starts (so no progress can precede
     // it): a client that asks at once may be a few milliseconds early. Only for the
     // user's own requests, so the wait tells nobody whether another user's task exists.
-    const requestId = TASK_ID_RE.test(taskId) ? taskId.slice(5, 41) : undefined;
+    const requestId = taskRequestId(taskId);
     if (!desc && requestId && (await deps.events.exists(userId, requestId))) {
       await new Promise((r) => setTimeout(r, STARTING_TASK_WAIT_MS));
       desc = await describeOwnedTask(deps.temporal, userId, taskId);
