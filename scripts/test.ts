@@ -16,6 +16,8 @@ const TEST_CONCURRENCY = 2;
  * Longest one test (and one test file) may take before the runner fails it (no hangs
  * in CI). test/release.test.ts compiles the release first: on a loaded two-core machine
  * that alone takes one to two minutes.
+ * A fault-suite file (test/faults/) starts a stack of its own and waits out a 45 s
+ * Postgres outage by design.
  */
 const TEST_TIMEOUT_MS = 300_000;
 

@@ -31,9 +31,9 @@ import { fast, NON_RETRYABLE } from './proxies';
 
 /**
  * A tool's activity heartbeats every second; this much silence means its worker is
- * gone and the attempt is retried elsewhere (from its checkpoint, after the 1 s retry
+ * gone and the attempt is retried elsewhere (from its checkpoint, after the 0.5 s retry
  * interval). It bounds the gap between `tool_progress` frames when a worker dies to
- * about timeout + retry interval + dispatch (~4.5 s; the target is 6 s), and leaves
+ * about timeout + retry interval + dispatch (~4 s; the target is 6 s), and leaves
  * 2 s of slack for a busy worker's heartbeats (sent at most 1 s apart).
  */
 export const TOOL_HEARTBEAT_TIMEOUT = '3s';
@@ -44,7 +44,8 @@ const longTools = proxyActivities<Activities>({
   // Cancellation waits for the activity to acknowledge it (and clean up).
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   retry: {
-    initialInterval: '1s',
+    // A dead worker's attempt restarts soon after its heartbeat times out.
+    initialInterval: '500ms',
     backoffCoefficient: 2,
     maximumInterval: '10s',
     maximumAttempts: 6,
