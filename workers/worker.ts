@@ -34,9 +34,11 @@ const QUEUE_OPTIONS: Record<keyof TaskQueues, Partial<WorkerOptions>> = {
     maxConcurrentLocalActivityExecutions: 200,
     maxConcurrentWorkflowTaskExecutions: 100,
   },
-  // Heartbeats carry tool checkpoints and prove the worker alive: send each within 1 s
-  // (the tool heartbeat timeout is 3 s, workflows/tool.ts).
-  tools: { maxConcurrentActivityTaskExecutions: 100, maxHeartbeatThrottleInterval: '1s' },
+  // Heartbeats carry tool checkpoints and prove the worker alive: tools heartbeat once a
+  // second, and each goes out at once (never held back by the throttle), so the server's
+  // last heartbeat is the tool's last report (the tool heartbeat timeout is 3 s,
+  // workflows/tool.ts).
+  tools: { maxConcurrentActivityTaskExecutions: 100, maxHeartbeatThrottleInterval: '500ms' },
   billing: { maxConcurrentActivityTaskExecutions: 50 },
   summaries: { maxConcurrentActivityTaskExecutions: 4 },
 };
