@@ -36,7 +36,7 @@ describe('ChunkRenderer', () => {
       usage,
       { type: 'done', messageId: '', content: 'Hello' },
     ]);
-    assert.deepEqual(out.map((e) => e.id), ['0000000002', '0000000003', '0000000004', '0000000006', '0000000006.1', '0000000006.2']);
+    assert.deepEqual(out.map((e) => e.id), ['0000000000000002', '0000000000000003', '0000000000000004', '0000000000000006', '0000000000000006.1', '0000000000000006.2']);
     assert.equal(text(out), 'Hello');
     assert.equal(out.at(-1)?.data, '[DONE]');
     assert.deepEqual((out[4]?.data as { choices: unknown[]; usage: unknown }).choices, []);

@@ -52,7 +52,7 @@ export interface SsePosition {
 export function parseSseId(id: string): SsePosition | undefined {
   const final = /^f\.(\d{1,4})$/.exec(id);
   if (final) return { seq: 0, part: Number(final[1]), final: true };
-  const m = /^(\d{1,15})(?:\.(\d{1,4}))?$/.exec(id);
+  const m = /^(\d{1,16})(?:\.(\d{1,4}))?$/.exec(id);
   if (!m) return undefined;
   return { seq: Number(m[1]), part: m[2] === undefined ? 0 : Number(m[2]), final: false };
 }
