@@ -31,8 +31,14 @@ export interface Proc {
 }
 
 const live = new Set<ChildProcess>();
-process.on('exit', () => {
+const killAll = () => {
   for (const c of live) c.kill('SIGKILL');
+};
+process.on('exit', killAll);
+// The test runner stops a file that overran its timeout with SIGTERM: no orphans then.
+process.once('SIGTERM', () => {
+  killAll();
+  process.exit(143);
 });
 
 /** A free TCP port on 127.0.0.1. */
