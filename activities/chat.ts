@@ -2,6 +2,7 @@
  * The short steps of a chat request, run as local activities (they are fast and close
  * to the workflow, so they cost no extra round trip through the Temporal server).
  */
+import type { PoolClient } from 'pg';
 import type {
   ChatMethod,
   ChatSettings,
@@ -9,6 +10,7 @@ import type {
   Plan,
   PromptMessage,
   TokenUsage,
+  UsageRecord,
 } from '../contracts/definitions';
 import { FAILURE_TYPES, failure } from '../contracts/errors';
 import type { RequestEvent } from '../contracts/protocol';
@@ -18,7 +20,11 @@ import { systemPrompt } from '../lib/prompt';
 import { prune, type HistoryMessage } from '../lib/pruner';
 import { countMessageTokens, modelInfo, REPLY_PRIMING_TOKENS } from '../lib/tokens';
 import { isSessionGone } from '../lib/sessions';
+import { insertUsage } from '../lib/usage-ledger';
 import type { ActivityDeps } from './deps';
+
+/** A pool or a checked-out client: what a query needs. */
+type Queryable = Pick<PoolClient, 'query'>;
 
 /**
  * A message whose session was deleted meanwhile cannot be stored, ever: the request
@@ -73,6 +79,12 @@ export interface FinishChatInput {
 
 export interface FinishChatOutput {
   messageId: string;
+}
+
+/** The reply step: the reply, and the request's ledger row when it used tokens. */
+export interface SaveReplyInput extends Omit<FinishChatInput, 'plan'> {
+  /** The usage record to write in the same transaction (absent: nothing to bill). */
+  ledger?: UsageRecord;
 }
 
 export interface EmitEventInput {
@@ -227,14 +239,10 @@ export function createChatActivities(deps: ActivityDeps) {
     return !(await deps.summaryBreaker.isOpen().catch(() => true));
   }
 
-  /**
-   * Stores the reply (once) and sends `done`. Usage was settled (counters, `usage`
-   * event, billing) just before, by the workflow (workflows/usage.ts).
-   */
-  async function finishChat(input: FinishChatInput): Promise<FinishChatOutput> {
-    let messageId = '';
-    if (input.store !== false) {
-      const { rows } = await db.query<{ id: string }>(
+  /** Inserts the assistant's reply (once per request); returns its message id. */
+  async function insertReply(q: Queryable, input: SaveReplyInput): Promise<string> {
+    const { rows } = await q
+      .query<{ id: string }>(
         `INSERT INTO chat_messages
            (session_id, request_id, message_key, role, content, tool_calls, tokens, tokens_estimated, model)
          VALUES ($1, $2, $3, 'assistant', $4, $5, $6, $7, $8)
@@ -250,9 +258,13 @@ export function createChatActivities(deps: ActivityDeps) {
           input.usage.estimated,
           input.model,
         ],
-      ).catch(failIfSessionGone);
-      messageId = String(rows[0]?.id);
-    }
+      )
+      .catch(failIfSessionGone);
+    return String(rows[0]?.id);
+  }
+
+  /** Sends the request's `done` (a completion's tool calls and finish reason with it). */
+  async function sendDone(input: SaveReplyInput, messageId: string): Promise<void> {
     await events.append(
       input.userId,
       input.requestId,
@@ -265,6 +277,44 @@ export function createChatActivities(deps: ActivityDeps) {
       },
       { method: input.method, ifLost: lostTextRecovery(input.content) },
     );
+  }
+
+  /**
+   * Legacy reply step (chat workflows started before the `ledger-in-reply-step` patch):
+   * stores the reply (once) and sends `done`; a billing child wrote the ledger row.
+   */
+  async function finishChat(input: FinishChatInput): Promise<FinishChatOutput> {
+    const messageId = input.store === false ? '' : await insertReply(db, input);
+    await sendDone(input, messageId);
+    return { messageId };
+  }
+
+  /**
+   * The reply step: stores the reply (unless the request is stateless) and the
+   * request's ledger row in one transaction (both idempotent: a retry changes nothing),
+   * then sends `done`. Usage was settled (counters, `usage` event) just before, by the
+   * workflow (workflows/usage.ts). When this step fails past its retries, the
+   * workflow's failure path writes the ledger row or hands it to a billing workflow,
+   * so usage reaches the ledger exactly once either way.
+   */
+  async function saveReply(input: SaveReplyInput): Promise<FinishChatOutput> {
+    const client = await db.connect();
+    let messageId = '';
+    let failed: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      if (input.store !== false) messageId = await insertReply(client, input);
+      if (input.ledger) await insertUsage(client, input.ledger);
+      await client.query('COMMIT');
+    } catch (err) {
+      failed = err instanceof Error ? err : new Error(String(err));
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      // A connection that failed mid-transaction is discarded, not reused.
+      client.release(failed);
+    }
+    await sendDone(input, messageId);
     return { messageId };
   }
 
@@ -273,5 +323,5 @@ export function createChatActivities(deps: ActivityDeps) {
     await events.append(input.userId, input.requestId, input.event, { method: input.method });
   }
 
-  return { prepareChat, finishChat, emitEvent };
+  return { prepareChat, finishChat, saveReply, emitEvent };
 }

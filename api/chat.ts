@@ -120,6 +120,7 @@ export function chatSettings(config: Readonly<Config>): ChatSettings {
     summaryMaxTokens: config.summaryMaxTokens,
     llmAttemptTimeoutMs: config.llmAttemptTimeoutMs,
     llmMaxAttempts: config.llmMaxAttempts,
+    replyStoreBudgetMs: config.replyStoreBudgetMs,
   };
 }
 
@@ -135,6 +136,9 @@ async function startChatWorkflow(
       args: [input],
       workflowIdReusePolicy: 'REJECT_DUPLICATE',
       workflowExecutionTimeout: CHAT_EXECUTION_TIMEOUT,
+      // The server hands the first workflow task to this process's chat worker when it
+      // can; otherwise (refused, no free slot) the start is an ordinary one.
+      requestEagerStart: deps.eagerStart === true,
     });
     return 'started';
   } catch (err) {

@@ -24,6 +24,8 @@ export interface ApiDeps {
   apiKeys: ApiKeyStore;
   /** Cached user reads and profile updates (lib/user-service.ts). */
   userService: UserService;
+  /** True when a chat worker shares `temporal`'s connection: chat starts request eager start. */
+  eagerStart?: boolean;
   /**
    * Runs a new chat request: `duplicate` when one with the same id already exists.
    * Default: starts its chat workflow on Temporal. Benchmarks swap in an in-process

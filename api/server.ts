@@ -22,6 +22,7 @@ import { KnownUsers, type ApiDeps } from './deps';
 import { StreamRelay } from './relay';
 import { ChatConnection } from './ws';
 import { metricsRegistry } from '../lib/metrics';
+import { startEmbeddedChatWorker } from '../workers/embedded';
 
 export const WS_PATH = '/v1/ws';
 
@@ -51,8 +52,13 @@ export async function startApiServer(config: Readonly<Config>, logger: Logger): 
     logger,
     cache: { ttlMs: config.userCacheTtlSeconds * 1000 },
   });
-  const connection = await Connection.connect({ address: config.temporalAddress });
-  const temporal = new Client({ connection, namespace: config.temporalNamespace });
+  // With a chat worker in this process, chat workflows start eagerly on it
+  // (workers/embedded.ts); otherwise a plain client.
+  const embedded = config.apiChatWorker ? await startEmbeddedChatWorker(config, logger) : undefined;
+  const connection = embedded
+    ? undefined
+    : await Connection.connect({ address: config.temporalAddress });
+  const temporal = embedded?.client ?? new Client({ connection, namespace: config.temporalNamespace });
   const relay = new StreamRelay(relayReader, redis, logger);
   // Hears API key revocations from every API process (subscriber mode: its own connection).
   const keySubscriber = createRedis(config.redisUrl, 'api-keys-sub');
@@ -69,6 +75,7 @@ export async function startApiServer(config: Readonly<Config>, logger: Logger): 
     users: new KnownUsers(userService),
     userService,
     apiKeys,
+    eagerStart: embedded !== undefined,
   };
   relay.start();
 
@@ -142,7 +149,8 @@ export async function startApiServer(config: Readonly<Config>, logger: Logger): 
       redis.disconnect();
       userService.close();
       cacheRedis.disconnect();
-      await connection.close();
+      await connection?.close();
+      await embedded?.stop();
       await db.end();
     },
   };

@@ -83,12 +83,6 @@ const ARMS: Array<Arm & { vs?: string }> = [
     vs: 'memory_baseline_variant',
   },
   {
-    label: 'memory_parallel_finish',
-    server: 'memory',
-    workflow: 'benchChatParallelFinish',
-    vs: 'memory_baseline_variant',
-  },
-  {
     label: 'memory_eager_all',
     server: 'memory_eager',
     workflow: 'benchChatAll',
@@ -281,7 +275,7 @@ export async function run(): Promise<BenchResult> {
         `${ARMS.length} arms up at once, taking turns: ${ROUNDS} rounds of ${BLOCK} sequential requests per arm after one warm-up round (${ROUNDS * BLOCK} samples per arm: p95, not p99), then ${LOAD_ROUNDS} rounds of ${LOAD_SECONDS} s closed-loop load with ${CLIENTS} clients per arm.`,
         'overhead = arm percentile - in_process percentile (in_process = bench/in-process-runner.ts on the memory stack).',
         "servers: shared = the stack's dev server (SQLite file with all earlier runs' history); file = a fresh dev server on a SQLite file; file_wal = the same with --sqlite-pragma journal_mode=wal, synchronous=normal; memory = in-memory SQLite; _eager = --dynamic-config-value system.enableActivityEagerExecution=true (the worker asks for eager activity dispatch by default; the server refuses unless enabled).",
-        'workflow variants (bench/workflows/variants.ts, on the memory server): baseline_variant = the product steps re-implemented (comparability check); local_llm = callLlm as a local activity; merged = prepareChat+reserveQuota as one local activity; parallel_finish = start the billing child and run finishChat together; eager_all = eager dispatch + the three changes.',
+        'workflow variants (bench/workflows/variants.ts, on the memory server): baseline_variant = the product steps re-implemented (comparability check); local_llm = callLlm as a local activity; merged = prepareChat+reserveQuota as one local activity; eager_all = eager dispatch + the three changes.',
         "server_cpu_ms_per_request = CPU time of the arm's Temporal server during its load windows / requests completed (the shared server's figure includes whatever else uses it meanwhile); bench_process_cpu = this process (API, workers, LLM, clients) likewise.",
         ...comparisons(metrics),
       ],

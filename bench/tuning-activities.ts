@@ -25,7 +25,9 @@ export function createTuningActivities(acts: Activities) {
     });
     return { ...prepared, dailyLimit: reserved.dailyLimit };
   }
-  return { prepareAndReserve };
+  /** Does nothing: the ceiling arm's one local activity. */
+  async function noop(): Promise<void> {}
+  return { prepareAndReserve, noop };
 }
 
 export type TuningActivities = ReturnType<typeof createTuningActivities>;

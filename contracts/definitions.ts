@@ -60,6 +60,11 @@ export interface ChatSettings {
   /** Per-attempt limit of one LLM call, and how many attempts (Temporal retries). */
   llmAttemptTimeoutMs: number;
   llmMaxAttempts: number;
+  /**
+   * How long the reply step retries writing the reply and the ledger row before the
+   * record is handed to a billing workflow. Optional: absent in older histories.
+   */
+  replyStoreBudgetMs?: number;
 }
 
 export interface ChatWorkflowInput {

@@ -83,6 +83,10 @@ export interface Config {
   maxCompletionTokens: number;
   llmAttemptTimeoutMs: number;
   llmMaxAttempts: number;
+  /** The API process also runs a chat worker, so chat workflows start eagerly on it. */
+  apiChatWorker: boolean;
+  /** How long a chat retries storing its reply + ledger row before billing is handed off. */
+  replyStoreBudgetMs: number;
   taskQueues: TaskQueues;
   /** Port of the worker's own /metrics endpoint (0 = off). */
   workerMetricsPort: number;
@@ -251,6 +255,8 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     maxCompletionTokens: int(env, 'MAX_COMPLETION_TOKENS', 1024, 1),
     llmAttemptTimeoutMs: int(env, 'LLM_ATTEMPT_TIMEOUT_MS', 60_000, 1000),
     llmMaxAttempts: int(env, 'LLM_MAX_ATTEMPTS', 4, 1),
+    apiChatWorker: bool(env, 'API_CHAT_WORKER', true),
+    replyStoreBudgetMs: int(env, 'REPLY_STORE_BUDGET_MS', 120_000, 1000),
     taskQueues: Object.freeze({ ...DEFAULT_TASK_QUEUES }),
     workerMetricsPort: int(env, 'WORKER_METRICS_PORT', 9464),
     temporalMetricsPort: int(env, 'TEMPORAL_METRICS_PORT', 9465),

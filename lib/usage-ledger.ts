@@ -1,9 +1,10 @@
 /**
  * The usage ledger in Postgres (`usage_records`, migration 004): the durable record of
- * every request's tokens, written once per request by the billing workflow, and the
+ * every request's tokens, written once per request (by the chat workflow's reply step, or a
+ * billing workflow when that write failed), and the
  * source the Redis counters are rebuilt from. Also the per-user quota overrides.
  */
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import type { Plan, UsageRecord } from '../contracts/definitions';
 import { timeQuery } from './metrics';
 import type { LedgerBase, QuotaLimits } from './usage-counters';
@@ -30,7 +31,10 @@ export function startOfUtcMonth(t: Date, add = 0): Date {
 }
 
 /** Inserts a request's usage; false when it was already there (idempotent). */
-export async function insertUsage(db: Pool, r: UsageRecord): Promise<boolean> {
+export async function insertUsage(
+  db: Pick<Pool | PoolClient, 'query'>,
+  r: UsageRecord,
+): Promise<boolean> {
   const res = await timeQuery('usage_insert', () =>
     db.query(
       `INSERT INTO usage_records (user_id, request_id, session_id, model, prompt_tokens,

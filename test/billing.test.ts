@@ -1,15 +1,17 @@
 /**
  * Billing on the real stack: every request's usage lands in the Postgres ledger once,
- * through a billing workflow that outlives the chat request, survives a Postgres
- * outage, and can be re-run by ops without double counting; counters are bumped once
- * and can be rebuilt from the ledger.
+ * written by the chat workflow's own reply step (one workflow execution per request);
+ * when Postgres stays down past that step's budget the record goes to a billing
+ * workflow that survives the outage and can be re-run by ops without double counting.
+ * Counters are bumped once and can be rebuilt from the ledger.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { createActivities } from '../activities';
-import { billingWorkflowId, type UsageRecord } from '../contracts/definitions';
+import { billingWorkflowId, chatWorkflowId, type UsageRecord } from '../contracts/definitions';
 import { createPool } from '../lib/db';
 import { createLogger } from '../lib/logger';
 import { billingFailuresTotal, tokensConsumedTotal } from '../lib/metrics';
@@ -48,7 +50,7 @@ function record(userId: string, tokens = 30): UsageRecord {
 }
 
 describe('billing', () => {
-  it("records a chat's usage once, with every field, in an abandoned child workflow", async () => {
+  it("records a chat's usage once, with every field, in the chat workflow itself: one execution", async () => {
     const { userId, token } = sys.newUser();
     const sessionId = await sys.createSession(token);
     const client = await sys.connect(token);
@@ -80,11 +82,16 @@ describe('billing', () => {
       },
     );
     assert.equal(row?.created_at.toISOString().slice(0, 10), new Date().toISOString().slice(0, 10));
-    const handle = sys.temporal.workflow.getHandle(billingWorkflowId(userId, requestId));
-    assert.deepEqual(await handle.result(), { inserted: true });
-    const billing = await handle.describe();
-    assert.equal(billing.status.name, 'COMPLETED');
-    assert.equal(billing.taskQueue, sys.config.taskQueues.billing);
+    // No second execution: no billing workflow, no child started by the chat workflow.
+    await assert.rejects(
+      sys.temporal.workflow.getHandle(billingWorkflowId(userId, requestId)).describe(),
+      WorkflowNotFoundError,
+    );
+    const history = await sys.temporal.workflow
+      .getHandle(chatWorkflowId(userId, requestId))
+      .fetchHistory();
+    const types = (history.events ?? []).map((e) => String(e.eventType));
+    assert.ok(!types.some((t) => /CHILD_WORKFLOW/.test(t)), `no child workflow: ${types.join()}`);
     assert.equal(
       await counterValue(tokensConsumedTotal, { type: 'prompt' }),
       prompt + Number(usage?.promptTokens),
@@ -226,6 +233,73 @@ describe('billing', () => {
   });
 });
 
+describe('billing hand-off: Postgres down past the reply step', () => {
+  it('hands the ledger row to a billingWorkflow, which ops can list, retry and land exactly once', async () => {
+    const pg = await startThrowawayPostgres();
+    const url = `${pg.url}/reply_outage`;
+    await migrate(url);
+    // A short store budget so the reply step gives up in seconds, not minutes.
+    const outage = await startSystem({ env: { DATABASE_URL: url, REPLY_STORE_BUDGET_MS: '2000' } });
+    const ledger = createPool(url, 2);
+    try {
+      const { userId, sessionId, client } = await outage.newChat();
+      const requestId = randomUUID();
+      client.send({ type: 'chat', requestId, sessionId, content: 'outage [[tokens:30]] [[delay_ms:40]]' });
+      await client.waitFor((fs) => fs.some((f) => f.requestId === requestId && f.type === 'delta'));
+      await pg.stop();
+      const end = await client.end(requestId, 60_000);
+      assert.equal(end.type, 'error');
+      assert.equal(end.code, 'internal');
+      const usage = client.of(requestId).find((f) => f.type === 'usage');
+      assert.ok(usage, 'usage was settled (Redis) before the reply step');
+
+      const chat = outage.temporal.workflow.getHandle(chatWorkflowId(userId, requestId));
+      await waitUntil(async () => (await chat.describe()).status.name === 'FAILED', 'chat failed');
+      const billing = outage.temporal.workflow.getHandle(billingWorkflowId(userId, requestId));
+      const started = await billing.describe();
+      assert.equal(started.taskQueue, outage.config.taskQueues.billing);
+      assert.equal(started.status.name, 'RUNNING', 'retrying while Postgres is down');
+
+      // Ops' view: a billing run that ended badly (here terminated) is listed, and a
+      // retry lands the row once Postgres is back.
+      await billing.terminate('test: billing run gave up while Postgres was down');
+      const out: string[] = [];
+      const ctx = { config: outage.config, temporal: outage.temporal, out: (l: string) => out.push(l) };
+      await waitUntil(async () => {
+        const failed = await listFailedBilling(outage.temporal);
+        return failed.some((f) => f.workflowId === billing.workflowId);
+      }, 'the terminated billing run listed');
+      await pg.start();
+      assert.equal(await billingCommands['billing:retry']!.run([billing.workflowId], ctx), 0, out.join('\n'));
+      assert.deepEqual(await billing.result(), { inserted: true });
+      const rows = await ledgerRows(ledger, userId);
+      assert.equal(rows.length, 1, 'exactly one ledger row');
+      assert.equal(rows[0]?.request_id, requestId);
+      assert.equal(rows[0]?.total_tokens, usage.totalTokens);
+      // Run again (an operator retrying twice): still one row.
+      const again = await outage.temporal.workflow.execute('billingWorkflow', {
+        workflowId: `${billing.workflowId}-again`,
+        taskQueue: outage.config.taskQueues.billing,
+        args: [(await startedRecord(outage, billing.workflowId))!],
+      });
+      assert.deepEqual(again, { inserted: false });
+      assert.equal((await ledgerRows(ledger, userId)).length, 1);
+      await client.close();
+    } finally {
+      await ledger.end();
+      await outage.stop();
+      await pg.destroy();
+    }
+  });
+});
+
+/** The usage record a billing workflow was started with (its first history event). */
+async function startedRecord(s: TestSystem, workflowId: string): Promise<UsageRecord | undefined> {
+  const history = await s.temporal.workflow.getHandle(workflowId).fetchHistory();
+  const payload = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
+  return payload?.data ? (JSON.parse(Buffer.from(payload.data).toString('utf8')) as UsageRecord) : undefined;
+}
+
 describe('ops: failed billing workflows', () => {
   it('lists them and retries them with the same id and input, without double rows', async () => {
     const { userId, token } = sys.newUser();
@@ -235,7 +309,6 @@ describe('ops: failed billing workflows', () => {
     client.send({ type: 'chat', requestId, sessionId, content: 'billed once [[tokens:15]]' });
     await client.end(requestId);
     const [billed] = await waitForRows(sys.api.deps.db, userId, 1);
-    await sys.temporal.workflow.getHandle(billingWorkflowId(userId, requestId)).result();
     await client.close();
 
     // Make billing runs fail: one for the request already billed (a re-run after its

@@ -204,7 +204,10 @@ describe('HTTP', () => {
   it('healthz reports every check ok', async () => {
     const res = await sys.http(undefined, 'GET', '/healthz');
     assert.equal(res.status, 200);
-    assert.deepEqual(res.body, { status: 'ok', checks: { temporal: 'ok', redis: 'ok', postgres: 'ok' } });
+    assert.deepEqual(res.body, {
+      status: 'ok',
+      checks: { temporal: 'ok', redis: 'ok', postgres: 'ok', workers: 'ok' },
+    });
   });
 });
 

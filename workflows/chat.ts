@@ -13,6 +13,7 @@ import {
   CancellationScope,
   isCancellation,
   log,
+  patched,
   setHandler,
 } from '@temporalio/workflow';
 import {
@@ -33,9 +34,18 @@ import {
 } from '../contracts/errors';
 import { type CompletionReply, converseForClient } from './completion';
 import { converse, type Reply } from './converse';
-import { fast, LLM_ACTIVITY } from './proxies';
+import { fast, LLM_ACTIVITY, storeActivities } from './proxies';
 import { startSummary } from './summarize';
 import { quotaRefusalMessage, RequestMeter } from './usage';
+
+/**
+ * Patch: the reply step writes the ledger row (one workflow execution per request)
+ * instead of a billing child per request. Histories recorded before it replay through
+ * the legacy branch (test/replay.test.ts, the `.v1` recordings); remove that branch
+ * with `deprecatePatch` once no such workflow can still be running (chat workflows
+ * live at most an hour).
+ */
+export const LEDGER_IN_REPLY_STEP = 'ledger-in-reply-step';
 
 export async function chatWorkflow(input: ChatWorkflowInput): Promise<ChatWorkflowResult> {
   let phase: ChatPhase = 'preparing';
@@ -47,6 +57,7 @@ export async function chatWorkflow(input: ChatWorkflowInput): Promise<ChatWorkfl
 
   const ids = { requestId: input.requestId, userId: input.userId };
   const meter = new RequestMeter(input);
+  let legacy = false;
   try {
     const reply = await work.run(async () => {
       const { completion } = input;
@@ -73,28 +84,11 @@ export async function chatWorkflow(input: ChatWorkflowInput): Promise<ChatWorkfl
         : await converse(input, prepared.messages, onUsage);
       return { ...reply, summaryDue: prepared.summaryDue, foldBefore: prepared.windowStartId };
     });
-    await meter.settle(reply.usage);
-    if (reply.summaryDue) await summarizeInBackground(input, reply.foldBefore);
     phase = 'finishing';
-    const [, finished] = await Promise.all([
-      meter.billingStarted(),
-      fast.finishChat({
-        ...ids,
-        sessionId: input.sessionId,
-        plan: input.plan,
-        model: input.model,
-        content: reply.content,
-        usage: reply.usage,
-        ...(input.completion
-          ? {
-              store: !input.completion.stateless,
-              toolCalls: reply.toolCalls,
-              finishReason: reply.finishReason,
-            }
-          : {}),
-        ...(input.method ? { method: input.method } : {}),
-      }),
-    ]);
+    legacy = !patched(LEDGER_IN_REPLY_STEP);
+    const finished = legacy
+      ? await legacyFinish(input, meter, reply)
+      : await finish(input, meter, reply);
     phase = 'completed';
     return { status: 'completed', messageId: finished.messageId, usage: reply.usage };
   } catch (err) {
@@ -102,14 +96,22 @@ export async function chatWorkflow(input: ChatWorkflowInput): Promise<ChatWorkfl
     phase = 'failed';
     const spec = failure;
     const message = quotaRefusalMessage(err) ?? spec.message;
-    await CancellationScope.nonCancellable(async () => {
-      await meter.settleFailed();
-      await fast.emitEvent({
+    const emitError = () =>
+      fast.emitEvent({
         ...ids,
         event: { type: 'error', code: spec.code, message },
         ...(input.method ? { method: input.method } : {}),
       });
-      await meter.billingStarted();
+    await CancellationScope.nonCancellable(async () => {
+      if (legacy || !patched(LEDGER_IN_REPLY_STEP)) {
+        await meter.legacySettle(meter.reportedUsage);
+        await emitError();
+        await meter.legacyBillingStarted();
+        return;
+      }
+      await meter.settle(meter.reportedUsage);
+      await emitError();
+      await meter.billFailed();
     });
     if (spec === ERRORS.LlmUnavailable || spec === ERRORS.Internal) {
       // A system failure: fail the workflow so operators see it in the Temporal UI.
@@ -121,6 +123,75 @@ export async function chatWorkflow(input: ChatWorkflowInput): Promise<ChatWorkfl
     }
     return { status: 'error', code: spec.code, message };
   }
+}
+
+type FinishedReply = Reply &
+  Partial<CompletionReply> & { summaryDue: boolean; foldBefore: string };
+
+/** What `done` carries beyond the reply text, for a completion (and its metrics label). */
+function doneExtras(input: ChatWorkflowInput, reply: FinishedReply) {
+  return {
+    ...(input.completion
+      ? {
+          store: !input.completion.stateless,
+          toolCalls: reply.toolCalls,
+          finishReason: reply.finishReason,
+        }
+      : {}),
+    ...(input.method ? { method: input.method } : {}),
+  };
+}
+
+/**
+ * Ends a request that has its reply: settles the usage (counters, `usage` event), then
+ * one step stores the reply and the ledger row together and sends `done`. If Postgres
+ * stays down past that step's retry budget, the failure ends the request as `internal`
+ * and the failure path bills it (`RequestMeter.billFailed`: the ledger row, or a billing
+ * workflow that retries until it lands). A due summary starts after `done`: it never
+ * delays the reply.
+ */
+async function finish(
+  input: ChatWorkflowInput,
+  meter: RequestMeter,
+  reply: FinishedReply,
+): Promise<{ messageId: string }> {
+  const settledAt = await meter.settle(reply.usage);
+  const finished = await storeActivities(input.settings).saveReply({
+    requestId: input.requestId,
+    userId: input.userId,
+    sessionId: input.sessionId,
+    model: input.model,
+    content: reply.content,
+    usage: reply.usage,
+    ledger: reply.usage.totalTokens > 0 ? meter.record(reply.usage, settledAt) : undefined,
+    ...doneExtras(input, reply),
+  });
+  if (reply.summaryDue) await summarizeInBackground(input, reply.foldBefore);
+  return finished;
+}
+
+/** The finish of chat workflows started before {@link LEDGER_IN_REPLY_STEP}. */
+async function legacyFinish(
+  input: ChatWorkflowInput,
+  meter: RequestMeter,
+  reply: FinishedReply,
+): Promise<{ messageId: string }> {
+  await meter.legacySettle(reply.usage);
+  if (reply.summaryDue) await summarizeInBackground(input, reply.foldBefore);
+  const [, finished] = await Promise.all([
+    meter.legacyBillingStarted(),
+    fast.finishChat({
+      requestId: input.requestId,
+      userId: input.userId,
+      sessionId: input.sessionId,
+      plan: input.plan,
+      model: input.model,
+      content: reply.content,
+      usage: reply.usage,
+      ...doneExtras(input, reply),
+    }),
+  ]);
+  return finished;
 }
 
 /**

@@ -1,7 +1,9 @@
 /**
  * Token usage in workflows: usage arithmetic (`addUsage`, `NO_USAGE`), and the quota
  * and billing side of one chat request as the chat workflow drives it: reserve before
- * the LLM call, settle after it on every path, start billing.
+ * the LLM call, settle after it on every path, write the ledger row (by the reply step,
+ * or `recordUsage` on failure), and only when that write fails hand the record to a
+ * `billingWorkflow` (one workflow execution per request on the happy path).
  *
  * Why the usage is settled from workflow code: the workflow outlives everything else
  * involved (the client may disconnect, the worker may die and be replaced), so cleanup
@@ -26,7 +28,7 @@ import {
 } from '../contracts/definitions';
 import { FAILURE_TYPES } from '../contracts/errors';
 import { billingWorkflow } from './billing';
-import { fast } from './proxies';
+import { fast, storeActivities } from './proxies';
 
 export const NO_USAGE: TokenUsage = {
   promptTokens: 0,
@@ -45,11 +47,19 @@ export function addUsage(a: TokenUsage, b: TokenUsage): TokenUsage {
   };
 }
 
-/** Tracks one request's reservation and settles it exactly once. */
+/**
+ * Tracks one request's reservation and settles it exactly once.
+ *
+ * Since patch {@link LEDGER_IN_REPLY_STEP} the ledger row is written by the request's
+ * own reply step (or, on failure, by `recordUsage` inside the chat workflow): the
+ * billing child only runs when that write could not be done. The `legacy*` methods keep
+ * histories recorded before the patch replaying (they started a billing child on every
+ * request); delete them with the patch (docs: README "Safe deploys").
+ */
 export class RequestMeter {
   private reserveStarted = false;
   private dailyLimit: number | undefined;
-  private settled = false;
+  private settled: Promise<string | undefined> | undefined;
   private reported: TokenUsage = NO_USAGE;
   private billing: Promise<void> = Promise.resolve();
 
@@ -72,36 +82,32 @@ export class RequestMeter {
 
   /**
    * Adds usage the provider reported for one LLM call, so that a request failing after
-   * some calls succeeded still bills them (see {@link settleFailed}).
+   * some calls succeeded still bills them.
    */
   report(usage: TokenUsage): void {
     this.reported = addUsage(this.reported, usage);
   }
 
-  /** Resolves when the billing child (if any) has started; the workflow awaits it last. */
-  billingStarted(): Promise<void> {
-    return this.billing;
-  }
-
-  /** Settles a request that failed or was cancelled: bills what was reported, or nothing. */
-  settleFailed(): Promise<void> {
-    return this.settle(this.reported);
+  /** What the LLM calls reported so far (a failed or cancelled request bills this). */
+  get reportedUsage(): TokenUsage {
+    return this.reported;
   }
 
   /**
-   * Settles the reservation to `usage` (sends the `usage` event) and starts billing.
-   * Runs once; never cancelled; a settle that fails (Redis down past its retries) is
-   * logged, not thrown: the ledger still gets the usage and the reservation expires.
-   * The billing child's start is not awaited here, so `done` need not wait on that
-   * server round trip (measured: about 95 ms); the workflow awaits it through
-   * {@link billingStarted} before it completes.
+   * Settles the reservation to `usage` (counters, `usage` event), once; never cancelled.
+   * Returns when the usage was settled (the ledger row's `createdAt`: it decides the
+   * quota day), or undefined when there was nothing to settle or the settle failed
+   * (Redis down past its retries: logged, not thrown; the reservation then expires and
+   * the ledger still gets the usage).
    */
-  async settle(usage: TokenUsage): Promise<void> {
-    if (this.settled) return;
-    this.settled = true;
-    if (!this.reserveStarted && usage.totalTokens === 0) return;
-    await CancellationScope.nonCancellable(async () => {
-      let settledAt: string | undefined;
+  settle(usage: TokenUsage): Promise<string | undefined> {
+    this.settled ??= this.doSettle(usage);
+    return this.settled;
+  }
+
+  private async doSettle(usage: TokenUsage): Promise<string | undefined> {
+    if (!this.reserveStarted && usage.totalTokens === 0) return undefined;
+    return await CancellationScope.nonCancellable(async () => {
       try {
         const out = await fast.settleUsage({
           userId: this.input.userId,
@@ -112,17 +118,72 @@ export class RequestMeter {
           usage,
           dailyLimit: this.dailyLimit,
         });
-        settledAt = out.settledAt;
+        return out.settledAt;
       } catch (err) {
         log.error('usage settle failed; counters miss this request', { error: String(err) });
-      }
-      if (usage.totalTokens > 0) {
-        this.billing = startBilling(this.input, usage, settledAt ?? new Date().toISOString());
-        // Awaited later (billingStarted); marked handled so a failure is not reported early.
-        this.billing.catch(() => undefined);
+        return undefined;
       }
     });
   }
+
+  /** The ledger record of `usage`, settled at `settledAt` (workflow time when unknown). */
+  record(usage: TokenUsage, settledAt: string | undefined): UsageRecord {
+    return {
+      userId: this.input.userId,
+      requestId: this.input.requestId,
+      sessionId: this.input.sessionId,
+      model: this.input.model,
+      promptTokens: usage.promptTokens,
+      completionTokens: usage.completionTokens,
+      totalTokens: usage.totalTokens,
+      estimated: usage.estimated,
+      createdAt: settledAt ?? new Date().toISOString(),
+    };
+  }
+
+  /**
+   * Writes the ledger row of a request that failed or was cancelled (what its LLM calls
+   * reported), inside the chat workflow; when Postgres stays down past the step's
+   * retries, hands the record to a billing workflow instead. Nothing to bill: no-op.
+   */
+  async billFailed(): Promise<void> {
+    const usage = this.reported;
+    const settledAt = await this.settle(usage);
+    if (usage.totalTokens === 0) return;
+    const record = this.record(usage, settledAt);
+    try {
+      await storeActivities(this.input.settings).recordUsage(record);
+    } catch (err) {
+      log.warn('ledger write failed; handing the record to a billing workflow', {
+        error: String(err),
+      });
+      await handOffBilling(this.input, record);
+    }
+  }
+
+  /** Legacy (before {@link LEDGER_IN_REPLY_STEP}): settles, then starts a billing child. */
+  async legacySettle(usage: TokenUsage): Promise<void> {
+    const settledAt = await this.settle(usage);
+    if (usage.totalTokens > 0) {
+      this.billing = startBilling(this.input, this.record(usage, settledAt));
+      // Awaited later (legacyBillingStarted); marked handled so a failure is not reported early.
+      this.billing.catch(() => undefined);
+    }
+  }
+
+  /** Legacy: resolves when the billing child (if any) has started. */
+  legacyBillingStarted(): Promise<void> {
+    return this.billing;
+  }
+}
+
+/**
+ * Hands a usage record whose ledger write failed to a `billingWorkflow`, which retries
+ * until it lands (ops list and retry those). Awaited: the child must have started before
+ * the chat workflow may complete, or the server would drop the start.
+ */
+export async function handOffBilling(input: ChatWorkflowInput, record: UsageRecord): Promise<void> {
+  await CancellationScope.nonCancellable(() => startBilling(input, record));
 }
 
 /**
@@ -135,22 +196,7 @@ export class RequestMeter {
  * while Postgres is down). Its id comes from the request, so a second start (an
  * operator's reset of the chat workflow) is refused and ignored.
  */
-export async function startBilling(
-  input: ChatWorkflowInput,
-  usage: TokenUsage,
-  createdAt: string,
-): Promise<void> {
-  const record: UsageRecord = {
-    userId: input.userId,
-    requestId: input.requestId,
-    sessionId: input.sessionId,
-    model: input.model,
-    promptTokens: usage.promptTokens,
-    completionTokens: usage.completionTokens,
-    totalTokens: usage.totalTokens,
-    estimated: usage.estimated,
-    createdAt,
-  };
+export async function startBilling(input: ChatWorkflowInput, record: UsageRecord): Promise<void> {
   try {
     await startChild(billingWorkflow, {
       workflowId: billingWorkflowId(input.userId, input.requestId),

@@ -1,0 +1,64 @@
+/**
+ * A chat worker inside the API process, for eager workflow start.
+ *
+ * When the client that starts a workflow shares its `NativeConnection` with a worker
+ * polling the workflow's task queue, the server hands the first workflow task back in
+ * the start response (`requestEagerStart`): no task-queue dispatch before the first
+ * step, and `callLlm` then runs here too (eager activity dispatch). Separate worker
+ * processes keep polling the same queues: they take every request the API's worker
+ * cannot (no free slot, eager start refused or disabled) and every retry after the API
+ * dies. Only the `chat` queue is served here; tools, billing and summaries stay on the
+ * worker processes.
+ */
+import { Client } from '@temporalio/client';
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import type { Config } from '../lib/config';
+import type { Logger } from '../lib/logger';
+import { createActivityDeps } from './deps';
+import { createWorkers, runWorkers, shutdownWorkers } from './worker';
+
+export interface EmbeddedChatWorker {
+  /** A client on the worker's connection: its starts can be eager. */
+  client: Client;
+  worker: Worker;
+  /** Drains the worker, then closes its connections. */
+  stop(): Promise<void>;
+}
+
+/** Starts a worker polling the chat queue, and a client that shares its connection. */
+export async function startEmbeddedChatWorker(
+  config: Readonly<Config>,
+  logger: Logger,
+): Promise<EmbeddedChatWorker> {
+  const connection = await NativeConnection.connect({ address: config.temporalAddress });
+  const owned = createActivityDeps(config, logger);
+  try {
+    const [worker] = await createWorkers({
+      connection,
+      namespace: config.temporalNamespace,
+      taskQueues: config.taskQueues,
+      deps: owned.deps,
+      serve: ['chat'],
+      workflowBundlePath: config.workflowBundlePath,
+      options: { shutdownGraceTime: '2s' },
+    });
+    const running = runWorkers([worker!]).catch((err: unknown) => {
+      logger.error('the API chat worker stopped', { err });
+    });
+    const client = new Client({ connection, namespace: config.temporalNamespace });
+    return {
+      client,
+      worker: worker!,
+      async stop() {
+        shutdownWorkers([worker!]);
+        await running;
+        await owned.close();
+        await connection.close();
+      },
+    };
+  } catch (err) {
+    await owned.close();
+    await connection.close();
+    throw err;
+  }
+}
