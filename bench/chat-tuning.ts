@@ -36,7 +36,7 @@ import {
   startThrowawayServer,
   type ServerOptions,
   type ThrowawayServer,
-} from './temporal-server';
+} from '../test/helpers/throwaway-temporal';
 import { createTuningActivities } from './tuning-activities';
 
 const EAGER = { 'system.enableActivityEagerExecution': 'true' };

@@ -24,7 +24,7 @@ import { createActivityDeps } from '../workers/deps';
 import { BenchChatClient, type ChatTiming } from './chat-client';
 import { createInProcessRunner, type InProcessRunner } from './in-process-runner';
 import { percentile, round, runStandalone, type BenchResult } from './result';
-import { pidListeningOn, processCpuMs } from './temporal-server';
+import { pidListeningOn, processCpuMs } from '../test/helpers/throwaway-temporal';
 import { timelineMetrics, timelineOf, type Timeline } from './workflow-timeline';
 
 export const USERS = 20;

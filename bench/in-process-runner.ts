@@ -2,7 +2,7 @@
  * A bench-only {@link ApiDeps.chatRunner} that runs a chat request's steps in this
  * process, without Temporal: the same activities, in the same order, with the same
  * inputs as workflows/chat.ts (prepareChat -> reserveQuota -> callLlm -> settleUsage
- * -> billing -> finishChat), so that a benchmark comparing it with the workflow
+ * -> saveReply with the ledger row), so that a benchmark comparing it with the workflow
  * measures what the orchestration costs and nothing else.
  *
  * Only the no-tool path: a reply that asks for tools fails the request. No retries, no
@@ -18,7 +18,7 @@ import { errorSpecForType, FAILURE_TYPES, failure, failureType } from '../contra
 /** The runner, and a way to wait until every request it started has ended. */
 export interface InProcessRunner {
   run: NonNullable<ApiDeps['chatRunner']>;
-  /** Resolves when no request (billing included) is in flight. */
+  /** Resolves when no request is in flight. */
   idle(): Promise<void>;
   /** Requests that ended with an `error` event. */
   failures: number;
@@ -42,7 +42,7 @@ export function createInProcessRunner(acts: Activities): InProcessRunner {
         void p.finally(() => inFlight.delete(p));
       };
       track(
-        runChat(acts, input, track).catch(() => {
+        runChat(acts, input).catch(() => {
           runner.failures++;
         }),
       );
@@ -55,12 +55,8 @@ export function createInProcessRunner(acts: Activities): InProcessRunner {
   return runner;
 }
 
-/** One request, as chatWorkflow runs it; `track` keeps background work (billing) visible. */
-async function runChat(
-  acts: Activities,
-  input: ChatWorkflowInput,
-  track: (p: Promise<void>) => void,
-): Promise<void> {
+/** One request, as chatWorkflow runs it. */
+async function runChat(acts: Activities, input: ChatWorkflowInput): Promise<void> {
   const ids = { requestId: input.requestId, userId: input.userId };
   let reserved: { dailyLimit: number } | undefined;
   try {
@@ -89,26 +85,20 @@ async function runChat(
       throw failure(FAILURE_TYPES.Internal, 'tool calls are not supported in-process', { nonRetryable: true });
     }
     const settled = await settle(acts, input, reply.usage, reserved.dailyLimit);
-    // chatWorkflow starts billing as a child workflow it does not wait for.
-    track(
-      inActivity(acts.recordUsage, {
-        ...ids,
-        sessionId: input.sessionId,
-        model: input.model,
-        promptTokens: reply.usage.promptTokens,
-        completionTokens: reply.usage.completionTokens,
-        totalTokens: reply.usage.totalTokens,
-        estimated: reply.usage.estimated,
-        createdAt: settled.settledAt,
-      }).then(() => undefined),
-    );
-    await acts.finishChat({
+    // As chatWorkflow: the reply and its ledger row in one step, then `done`.
+    await acts.saveReply({
       ...ids,
       sessionId: input.sessionId,
-      plan: input.plan,
       model: input.model,
       content: reply.content,
       usage: reply.usage,
+      ledger: {
+        ...ids,
+        sessionId: input.sessionId,
+        model: input.model,
+        ...reply.usage,
+        createdAt: settled.settledAt,
+      },
     });
   } catch (err) {
     const spec = errorSpecForType(failureType(err));

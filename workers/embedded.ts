@@ -10,6 +10,7 @@
  * dies. Only the `chat` queue is served here; tools, billing and summaries stay on the
  * worker processes.
  */
+import os from 'node:os';
 import { Client } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import type { Config } from '../lib/config';
@@ -23,6 +24,16 @@ export interface EmbeddedChatWorker {
   worker: Worker;
   /** Drains the worker, then closes its connections. */
   stop(): Promise<void>;
+}
+
+/**
+ * The identity of the API's client (`<pid>@<host>-api`). An eagerly started workflow's
+ * first `WorkflowTaskStarted` event carries the starter's identity (the server hands
+ * the task back in the start response), so the Temporal UI shows which chats started
+ * eagerly; a task that went through the queue carries the polling worker's identity.
+ */
+export function apiClientIdentity(): string {
+  return `${process.pid}@${os.hostname()}-api`;
 }
 
 /** Starts a worker polling the chat queue, and a client that shares its connection. */
@@ -45,7 +56,11 @@ export async function startEmbeddedChatWorker(
     const running = runWorkers([worker!]).catch((err: unknown) => {
       logger.error('the API chat worker stopped', { err });
     });
-    const client = new Client({ connection, namespace: config.temporalNamespace });
+    const client = new Client({
+      connection,
+      namespace: config.temporalNamespace,
+      identity: apiClientIdentity(),
+    });
     return {
       client,
       worker: worker!,

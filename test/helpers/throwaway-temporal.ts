@@ -1,6 +1,7 @@
 /**
- * A throwaway Temporal dev server for benchmark experiments (server settings, storage)
- * on a free port: started by the benchmark, stopped by it; the shared one is untouched.
+ * A throwaway Temporal dev server on a free port, for tests and benchmarks that need
+ * other server settings (eager start off, storage experiments): started by them,
+ * stopped by them; the shared one is untouched. Also: CPU time of a server process.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
@@ -9,8 +10,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
-import { loadToolingConfig } from '../lib/config';
-import { SEARCH_ATTRIBUTES, findTemporalBinary } from '../scripts/services/temporal';
+import { loadToolingConfig } from '../../lib/config';
+import { SEARCH_ATTRIBUTES, findTemporalBinary } from '../../scripts/services/temporal';
 
 export interface ServerOptions {
   /** Persist to a SQLite file in a temp dir (like the shared dev server) instead of memory. */
