@@ -145,7 +145,12 @@ async function startStack(
   deps: ActivityDeps,
 ): Promise<Stack> {
   const server = spec === 'shared' ? undefined : await startThrowawayServer(spec);
-  const env = { ...BENCH_ENV, ...(server ? { TEMPORAL_ADDRESS: server.address } : {}) };
+  // No chat worker in the API: the variants' tasks must reach the variant workers.
+  const env = {
+    ...BENCH_ENV,
+    API_CHAT_WORKER: 'false',
+    ...(server ? { TEMPORAL_ADDRESS: server.address } : {}),
+  };
   const sys = await startSystem({ env, noWorker: true });
   shrinkPool(sys.api.deps.db);
   const acts = createActivities(deps);

@@ -12,6 +12,7 @@ import {
   type ChatWorkflowResult,
 } from '../../contracts/definitions';
 import { fast, llmActivities, NON_RETRYABLE } from '../../workflows/proxies';
+import { startBilling } from '../../workflows/usage';
 import type { TuningActivities } from '../tuning-activities';
 
 interface Variant {
@@ -19,6 +20,11 @@ interface Variant {
   llm: 'activity' | 'local';
   /** prepareChat + reserveQuota as one local activity. */
   merged: boolean;
+  /**
+   * The shape before one-execution billing: a billing child workflow per request,
+   * started before `finishChat` (the "before" arm of bench/chat.ts).
+   */
+  billingChild?: boolean;
 }
 
 const tuning = proxyLocalActivities<TuningActivities>({ startToCloseTimeout: '10s' });
@@ -80,19 +86,35 @@ async function variant(input: ChatWorkflowInput, v: Variant): Promise<ChatWorkfl
     usage: reply.usage,
     dailyLimit,
   });
+  const ledger = {
+    ...ids,
+    sessionId: input.sessionId,
+    model: input.model,
+    ...reply.usage,
+    createdAt: settled.settledAt,
+  };
+  if (v.billingChild) {
+    // As the product did: `done` does not wait for the child's start; completion does.
+    const [, done] = await Promise.all([
+      startBilling(input, ledger),
+      fast.finishChat({
+        ...ids,
+        sessionId: input.sessionId,
+        plan: input.plan,
+        model: input.model,
+        content: reply.content,
+        usage: reply.usage,
+      }),
+    ]);
+    return { status: 'completed', messageId: done.messageId, usage: reply.usage };
+  }
   const finished = await fast.saveReply({
     ...ids,
     sessionId: input.sessionId,
     model: input.model,
     content: reply.content,
     usage: reply.usage,
-    ledger: {
-      ...ids,
-      sessionId: input.sessionId,
-      model: input.model,
-      ...reply.usage,
-      createdAt: settled.settledAt,
-    },
+    ledger,
   });
   return { status: 'completed', messageId: finished.messageId, usage: reply.usage };
 }
@@ -105,6 +127,9 @@ export const benchChatBaseline = (i: ChatWorkflowInput) => variant(i, base);
 export const benchChatLocalLlm = (i: ChatWorkflowInput) => variant(i, { ...base, llm: 'local' });
 /** One local activity before the LLM call instead of two. */
 export const benchChatMerged = (i: ChatWorkflowInput) => variant(i, { ...base, merged: true });
+/** The product before one-execution billing: a billing child per request. */
+export const benchChatBillingChild = (i: ChatWorkflowInput) =>
+  variant(i, { ...base, billingChild: true });
 /** All of the above. */
 export const benchChatAll = (i: ChatWorkflowInput) =>
   variant(i, { llm: 'local', merged: true });
