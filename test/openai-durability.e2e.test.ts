@@ -20,8 +20,9 @@ let sys: TestSystem;
 const workers: ToolWorkerProcess[] = [];
 
 before(async () => {
-  // The in-process workers serve everything but the chat queue: child processes do.
-  sys = await startSystem({ serve: ['tools', 'billing', 'summaries'] });
+  // The in-process workers serve everything but the chat queue: child processes do
+  // (no chat worker in the API process either, so the killed worker is the one running).
+  sys = await startSystem({ serve: ['tools', 'billing', 'summaries'], env: { API_CHAT_WORKER: 'false' } });
 });
 after(async () => {
   for (const w of workers) w.kill();
