@@ -29,6 +29,7 @@ interface ComposeService {
   command?: string[] | string;
   environment?: Record<string, string | null>;
   depends_on?: Record<string, { condition?: string }>;
+  volumes?: Array<{ source?: string; target?: string } | string>;
 }
 
 function runCheck(...args: string[]): { status: number | null; stdout: string; stderr: string } {
@@ -95,6 +96,14 @@ void test('the compose stack has every service; workers scale and api publishes 
 
   assert.deepEqual(publishedPorts(services.api!), ['3000']);
   assert.deepEqual(publishedPorts(services['temporal-ui']!), ['8233']);
+  // The server gets the chat path's dynamic config (eager activity dispatch).
+  const temporal = services.temporal!;
+  const mounted = (temporal.volumes ?? []).find(
+    (v) => typeof v === 'object' && v.target?.endsWith(`/${temporal.environment?.DYNAMIC_CONFIG_FILE_PATH}`),
+  );
+  assert.ok(mounted && typeof mounted === 'object', 'the dynamic config file is mounted where DYNAMIC_CONFIG_FILE_PATH points');
+  const dynamic = readFileSync(path.join(ROOT, 'deploy', 'temporal-dynamicconfig.yaml'), 'utf8');
+  assert.match(dynamic, /system\.enableActivityEagerExecution:\s*\n\s*- value: true/);
   assert.deepEqual(publishedPorts(services.grafana!), ['3001']);
   assert.deepEqual(services.llm!.command, ['node', 'dist/llm/main.js']);
   assert.deepEqual(services.api!.command, ['node', 'dist/api/main.js']);
