@@ -169,6 +169,9 @@ export async function startFaultStack(): Promise<FaultStack> {
     WS_FRAME_RATE: '1000',
     WS_FRAME_BURST: '1000',
     NODE_ENV: 'test',
+    // Chats run on the worker processes (no eager-start worker in the APIs), so killing
+    // a worker process kills the one running the request.
+    API_CHAT_WORKER: 'false',
   };
   const procs: Record<string, Proc> = {};
   const node = (entry: string) => [process.execPath, ['--import', 'tsx', path.join(ROOT, entry)]] as const;
