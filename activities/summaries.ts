@@ -50,6 +50,14 @@ export function createSummaryActivities(deps: ActivityDeps) {
     // messages). Everything older and newer than the watermark is what this run folds in.
     const windowStartId = input.foldBefore ?? (await newestWindowStart(input));
     if (!windowStartId) return { status: 'skipped', reason: 'nothing_new' };
+    if (input.minNewMessages && input.minNewMessages > 1) {
+      const { rows } = await db.query<{ n: string }>(
+        `SELECT count(*) AS n FROM (SELECT 1 FROM chat_messages
+          WHERE session_id = $1 AND id > $2 AND id < $3 LIMIT $4) t`,
+        [input.sessionId, current?.watermark ?? '0', windowStartId, input.minNewMessages],
+      );
+      if (Number(rows[0]?.n ?? 0) < input.minNewMessages) return { status: 'skipped', reason: 'nothing_new' };
+    }
 
     const { encoding } = modelInfo(input.model, deps.models);
     let text = current?.text;

@@ -174,6 +174,12 @@ export interface SummarizeWorkflowInput {
    * yet). Absent (runs started before it existed): the `keepRecent` newest are kept.
    */
   foldBefore?: string;
+  /**
+   * Skip the run when fewer messages than this are left to fold: the request that asked
+   * may have judged against a watermark an earlier run was just moving, and summaries
+   * run in batches (`SUMMARY_MIN_NEW_MESSAGES`). Absent: any number is folded.
+   */
+  minNewMessages?: number;
   maxSummaryTokens: number;
 }
 

@@ -40,6 +40,7 @@ export async function startSummary(chat: ChatWorkflowInput, foldBefore: string):
           model: chat.settings.summaryModel,
           keepRecent: chat.settings.maxHistoryMessages,
           foldBefore,
+          minNewMessages: chat.settings.summaryMinNewMessages,
           maxSummaryTokens: chat.settings.summaryMaxTokens,
         },
       ],
