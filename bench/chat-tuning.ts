@@ -13,10 +13,8 @@
  * closed-loop throughput with 20 clients and the CPU time the Temporal server and this
  * process spent per request. Nothing here changes product code: winners are proposals.
  */
-import { rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { bundleWorkflowCode, DefaultLogger, NativeConnection } from '@temporalio/worker';
+import { rmSync } from 'node:fs';
+import { NativeConnection } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
 import type { ApiDeps } from '../api/deps';
 import { chatWorkflowId } from '../contracts/definitions';
@@ -26,7 +24,7 @@ import { startLocalLlm } from '../llm/server';
 import { startSystem, type TestSystem } from '../test/helpers/system';
 import { createActivityDeps } from '../workers/deps';
 import { createWorkers, runWorkers, shutdownWorkers } from '../workers/worker';
-import { BENCH_ENV, CONTENT, loadRun, openSeats, type Seat } from './chat';
+import { BENCH_ENV, benchBundle, CONTENT, loadRun, openSeats, type Seat } from './chat';
 import type { ChatTiming } from './chat-client';
 import { createInProcessRunner, type InProcessRunner } from './in-process-runner';
 import { percentile, round, runStandalone, type BenchResult } from './result';
@@ -117,15 +115,6 @@ interface Stack {
   close(): Promise<void>;
 }
 
-async function bundle(): Promise<string> {
-  const { code } = await bundleWorkflowCode({
-    workflowsPath: path.join(__dirname, 'workflows', 'index.ts'),
-    logger: new DefaultLogger('WARN'),
-  });
-  const file = path.join(os.tmpdir(), `bench-variants-${process.pid}.js`);
-  writeFileSync(file, code);
-  return file;
-}
 
 /** Keeps a stack's API pool small and quick to let go: five stacks share one Postgres. */
 function shrinkPool(pool: TestSystem['api']['deps']['db']): void {
@@ -205,7 +194,7 @@ function select(stack: Stack, arm: Arm): void {
 
 /** The experiments. */
 export async function run(): Promise<BenchResult> {
-  const bundlePath = await bundle();
+  const bundlePath = await benchBundle();
   const stacks = new Map<ServerName, Stack>();
   // One LLM and one set of activity deps behind every stack's workers.
   const llm = await startLocalLlm({ port: 0 });

@@ -133,7 +133,7 @@ function temporalRunner(
 }
 
 /** The product workflows plus the bench variants, bundled once for every worker here. */
-async function benchBundle(): Promise<string> {
+export async function benchBundle(): Promise<string> {
   const { code } = await bundleWorkflowCode({
     workflowsPath: path.join(__dirname, 'workflows', 'index.ts'),
     logger: new DefaultLogger('WARN'),
