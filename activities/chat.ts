@@ -21,6 +21,7 @@ import { prune, type HistoryMessage } from '../lib/pruner';
 import { countMessageTokens, modelInfo, REPLY_PRIMING_TOKENS } from '../lib/tokens';
 import { isSessionGone } from '../lib/sessions';
 import { insertUsage } from '../lib/usage-ledger';
+import { isSummaryDue } from '../lib/summary-due';
 import type { ActivityDeps } from './deps';
 
 /** A pool or a checked-out client: what a query needs. */
@@ -190,13 +191,13 @@ export function createChatActivities(deps: ActivityDeps) {
       maxMessages: settings.maxHistoryMessages,
       budget,
     });
-    const summaryDue = await isSummaryDue(
-      input.sessionId,
-      userMessageId,
-      pruned.windowStartId,
-      summary?.watermark,
+    const summaryDue = await isSummaryDue(db, deps.summaryBreaker, {
+      sessionId: input.sessionId,
+      upToId: userMessageId,
+      windowStartId: pruned.windowStartId,
+      watermark: summary?.watermark,
       settings,
-    );
+    });
     return {
       messages: pruned.messages,
       promptTokens: pruned.promptTokens,
@@ -205,39 +206,6 @@ export function createChatActivities(deps: ActivityDeps) {
     };
   }
 
-  /**
-   * True when the session has passed the threshold, holds at least
-   * `summaryMinNewMessages` messages older than the window that no summary covers yet
-   * (so summaries run in batches, not on every turn), and the summary LLM's breaker is
-   * closed. The queries are bounded by those settings, not by the conversation's length.
-   */
-  async function isSummaryDue(
-    sessionId: string,
-    upToId: string,
-    windowStartId: string,
-    watermark: string | undefined,
-    settings: ChatSettings,
-  ): Promise<boolean> {
-    const { rows } = await db.query<{ total: string; uncovered: string }>(
-      `SELECT
-         (SELECT count(*) FROM (SELECT 1 FROM chat_messages
-            WHERE session_id = $1 AND id <= $2 LIMIT $3) t) AS total,
-         (SELECT count(*) FROM (SELECT 1 FROM chat_messages
-            WHERE session_id = $1 AND id < $4 AND id > $5 LIMIT $6) u) AS uncovered`,
-      [
-        sessionId,
-        upToId,
-        settings.summaryThreshold + 1,
-        windowStartId,
-        watermark ?? '0',
-        settings.summaryMinNewMessages,
-      ],
-    );
-    const r = rows[0];
-    if (!r || Number(r.total) <= settings.summaryThreshold) return false;
-    if (Number(r.uncovered) < settings.summaryMinNewMessages) return false;
-    return !(await deps.summaryBreaker.isOpen().catch(() => true));
-  }
 
   /** Inserts the assistant's reply (once per request); returns its message id. */
   async function insertReply(q: Queryable, input: SaveReplyInput): Promise<string> {

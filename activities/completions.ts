@@ -15,6 +15,7 @@ import { systemPrompt } from '../lib/prompt';
 import { isSessionGone } from '../lib/sessions';
 import { ContextTooLargeError, prune, type HistoryMessage } from '../lib/pruner';
 import { countMessageTokens, modelInfo, REPLY_PRIMING_TOKENS } from '../lib/tokens';
+import { isSummaryDue } from '../lib/summary-due';
 import type { ActivityDeps } from './deps';
 import type { PrepareChatOutput } from './chat';
 
@@ -105,7 +106,13 @@ export function createCompletionActivities(deps: ActivityDeps) {
         maxMessages: settings.maxHistoryMessages,
         budget,
       });
-      const summaryDue = await isSummaryDue(input.sessionId, lastId, pruned.windowStartId, summary?.watermark, settings);
+      const summaryDue = await isSummaryDue(deps.db, deps.summaryBreaker, {
+        sessionId: input.sessionId,
+        upToId: lastId,
+        windowStartId: pruned.windowStartId,
+        watermark: summary?.watermark,
+        settings,
+      });
       return {
         messages: pruned.messages,
         promptTokens: pruned.promptTokens,
@@ -166,30 +173,6 @@ export function createCompletionActivities(deps: ActivityDeps) {
     }
   }
 
-  /**
-   * The same rule as the WebSocket chat's (activities/chat.ts): past the threshold,
-   * with enough uncovered old messages, and the summary LLM's breaker closed.
-   */
-  async function isSummaryDue(
-    sessionId: string,
-    upToId: string,
-    windowStartId: string,
-    watermark: string | undefined,
-    settings: ChatSettings,
-  ): Promise<boolean> {
-    const { rows } = await db.query<{ total: string; uncovered: string }>(
-      `SELECT
-         (SELECT count(*) FROM (SELECT 1 FROM chat_messages
-            WHERE session_id = $1 AND id <= $2 LIMIT $3) t) AS total,
-         (SELECT count(*) FROM (SELECT 1 FROM chat_messages
-            WHERE session_id = $1 AND id < $4 AND id > $5 LIMIT $6) u) AS uncovered`,
-      [sessionId, upToId, settings.summaryThreshold + 1, windowStartId, watermark ?? '0', settings.summaryMinNewMessages],
-    );
-    const r = rows[0];
-    if (!r || Number(r.total) <= settings.summaryThreshold) return false;
-    if (Number(r.uncovered) < settings.summaryMinNewMessages) return false;
-    return !(await deps.summaryBreaker.isOpen().catch(() => true));
-  }
 
   return { prepareCompletion };
 }
