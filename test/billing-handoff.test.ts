@@ -14,7 +14,8 @@ import { migrate } from '../lib/migrate';
 import { billingCommands, listFailedBilling } from '../scripts/ops/billing';
 import { startSystem, type TestSystem } from './helpers/system';
 import { startThrowawayPostgres } from './helpers/throwaway-pg';
-import { ledgerRows, waitUntil } from './helpers/usage';
+import { eventually } from './helpers/poll';
+import { ledgerRows } from './helpers/usage';
 
 describe('billing hand-off: Postgres down past the reply step', () => {
   it('hands the ledger row to a billingWorkflow, which ops can list, retry and land exactly once', async () => {
@@ -37,7 +38,7 @@ describe('billing hand-off: Postgres down past the reply step', () => {
       assert.ok(usage, 'usage was settled (Redis) before the reply step');
 
       const chat = outage.temporal.workflow.getHandle(chatWorkflowId(userId, requestId));
-      await waitUntil(async () => (await chat.describe()).status.name === 'FAILED', 'chat failed');
+      await eventually('chat failed', async () => (await chat.describe()).status.name === 'FAILED');
       const billing = outage.temporal.workflow.getHandle(billingWorkflowId(userId, requestId));
       const started = await billing.describe();
       assert.equal(started.taskQueue, outage.config.taskQueues.billing);
@@ -48,10 +49,10 @@ describe('billing hand-off: Postgres down past the reply step', () => {
       await billing.terminate('test: billing run gave up while Postgres was down');
       const out: string[] = [];
       const ctx = { config: outage.config, temporal: outage.temporal, out: (l: string) => out.push(l) };
-      await waitUntil(async () => {
+      await eventually('the terminated billing run listed', async () => {
         const failed = await listFailedBilling(outage.temporal);
         return failed.some((f) => f.workflowId === billing.workflowId);
-      }, 'the terminated billing run listed');
+      });
       await pg.start();
       assert.equal(await billingCommands['billing:retry']!.run([billing.workflowId], ctx), 0, out.join('\n'));
       // The retried run lands the row, unless an attempt of the terminated run that was

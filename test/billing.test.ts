@@ -23,7 +23,8 @@ import { createActivityDeps } from '../workers/deps';
 import { createWorkers, runWorkers, shutdownWorkers } from '../workers/worker';
 import { startSystem, uniqueTaskQueues, type TestSystem } from './helpers/system';
 import { startThrowawayPostgres } from './helpers/throwaway-pg';
-import { counterValue, ledgerRows, waitForRows, waitUntil } from './helpers/usage';
+import { eventually } from './helpers/poll';
+import { counterValue, ledgerRows, waitForRows } from './helpers/usage';
 
 const quiet = createLogger({ service: 'test' }, 'error');
 let sys: TestSystem;
@@ -182,9 +183,9 @@ describe('billing', () => {
           }),
         ),
       );
-      await waitUntil(
-        async () => (await counterValue(billingFailuresTotal)) >= failuresBefore + 6,
+      await eventually(
         'two failed attempts per record',
+        async () => (await counterValue(billingFailuresTotal)) >= failuresBefore + 6,
         30_000,
       );
       for (const h of handles) assert.equal((await h.describe()).status.name, 'RUNNING');
@@ -270,12 +271,12 @@ describe('ops: failed billing workflows', () => {
       await h.terminate('test: a failed billing run');
       ids.push(h.workflowId);
     }
-    await waitUntil(async () => {
+    await eventually('terminated runs listed', async () => {
       const failed = await listFailedBilling(sys.temporal);
       return ids.every((id) =>
         failed.some((f) => f.workflowId === id && f.status === 'TERMINATED'),
       );
-    }, 'terminated runs listed');
+    });
 
     const out: string[] = [];
     const ctx = { config: sys.config, temporal: sys.temporal, out: (l: string) => out.push(l) };

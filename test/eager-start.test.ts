@@ -16,7 +16,7 @@ import { createWorkers, runWorkers, shutdownWorkers } from '../workers/worker';
 import { apiClientIdentity } from '../workers/embedded';
 import { startSystem, type TestSystem } from './helpers/system';
 import { startThrowawayServer, type ThrowawayServer } from './helpers/throwaway-temporal';
-import { waitUntil } from './helpers/usage';
+import { eventually } from './helpers/poll';
 
 /** Who ran the request's first workflow task (its WorkflowTaskStarted event). */
 async function firstTaskIdentity(sys: TestSystem, userId: string, requestId: string): Promise<string> {
@@ -100,9 +100,9 @@ describe('readiness', () => {
       });
       const running = runWorkers(workers);
       try {
-        await waitUntil(
-          async () => (await sys.http(undefined, 'GET', '/healthz')).status === 200,
+        await eventually(
           'healthz ok once a worker polls',
+          async () => (await sys.http(undefined, 'GET', '/healthz')).status === 200,
           30_000,
         );
       } finally {

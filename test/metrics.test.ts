@@ -27,6 +27,7 @@ import {
   type MetricsServer,
 } from '../workers/metrics-server';
 import { ensurePrometheus, freePort, startPrometheus, type Prometheus } from './helpers/prometheus';
+import { eventually } from './helpers/poll';
 import { startSystem, type TestSystem } from './helpers/system';
 import type { TestClient } from './helpers/ws-client';
 
@@ -104,19 +105,6 @@ async function chat(client: TestClient, sessionId: string, content: string) {
   return client.end(requestId);
 }
 
-/** Polls until `probe` holds (bounded). */
-async function eventually(
-  probe: () => Promise<boolean>,
-  what: string,
-  timeoutMs = 20_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(250);
-  }
-}
-
 /** Every PromQL expression of the dashboard (panels, and panels inside rows). */
 function dashboardExprs(): string[] {
   type Panel = { targets?: Array<{ expr?: string }>; panels?: Panel[] };
@@ -151,10 +139,10 @@ before(async () => {
   workerMetrics = await startMetricsServer(workerPort, '127.0.0.1');
   prom = await starting;
   // Traffic only once every target has been scraped, so rates see it happen.
-  await eventually(async () => {
+  await eventually('every target scraped', async () => {
     const targets = await prom.targets();
     return targets.length === 4 && targets.every((t) => t.health === 'up');
-  }, 'every target scraped');
+  });
 });
 
 after(async () => {
@@ -239,7 +227,7 @@ describe('metrics', () => {
     await client.waitFor((fs) => fs.some((f) => f.requestId === requestId && f.type === 'delta'));
     assert.equal(await gauge(), base + 1);
     await client.close();
-    await eventually(async () => (await gauge()) === base, 'active_sessions back to its base');
+    await eventually('active_sessions back to its base', async () => (await gauge()) === base);
   });
 
   it('every expression of the Grafana dashboard returns data from Prometheus', async () => {
@@ -247,13 +235,13 @@ describe('metrics', () => {
     assert.ok(exprs.length >= 20, `dashboard has ${exprs.length} expressions`);
     let empty: string[] = [];
     await eventually(
+      'dashboard expressions',
       async () => {
         empty = [];
         for (const e of exprs) if ((await prom.query(e)).length === 0) empty.push(e);
         return empty.length === 0;
       },
-      'dashboard expressions',
-      25_000,
+      { timeoutMs: 25_000, everyMs: 500 },
     ).catch(() => undefined);
     assert.deepEqual(empty, [], 'expressions without data');
   });
@@ -277,8 +265,8 @@ describe('metrics', () => {
       }
     }
     await eventually(
-      async () => (await prom.rules()).every((r) => r.health === 'ok'),
       'rules evaluated',
+      async () => (await prom.rules()).every((r) => r.health === 'ok'),
       10_000,
     ).catch(() => undefined);
     for (const r of await prom.rules())
@@ -287,14 +275,10 @@ describe('metrics', () => {
       if (!spec.fires) continue;
       const rule = alerts.find((r) => r.name === name)!;
       // The last failure is in Prometheus after its next scrape.
+      await eventually(`${name} expression holds`, async () => (await prom.query(rule.query)).length > 0, 10_000);
       await eventually(
-        async () => (await prom.query(rule.query)).length > 0,
-        `${name} expression holds`,
-        10_000,
-      );
-      await eventually(
-        async () => (await prom.rules()).find((r) => r.name === name)?.state === 'pending',
         `${name} pending`,
+        async () => (await prom.rules()).find((r) => r.name === name)?.state === 'pending',
         10_000,
       );
     }

@@ -12,14 +12,9 @@ import { createLogger } from '../lib/logger';
 import { quotaRefusalsTotal } from '../lib/metrics';
 import { UsageCounters, usageKeys } from '../lib/usage-counters';
 import { createActivityDeps } from '../workers/deps';
+import { eventually } from './helpers/poll';
 import { startSystem, type TestSystem } from './helpers/system';
-import {
-  billingStarted,
-  counterValue,
-  deleteUsageKeys,
-  waitForRows,
-  waitUntil,
-} from './helpers/usage';
+import { billingStarted, counterValue, deleteUsageKeys, waitForRows } from './helpers/usage';
 import type { Frame, TestClient } from './helpers/ws-client';
 
 const DAILY = 2000;
@@ -307,10 +302,9 @@ describe('counters after Redis lost them', () => {
     );
     const day = await sys.api.deps.redis.hgetall(usageKeys(userId, new Date()).daily);
     assert.equal(day.h, '1', 'hydrated');
-    await waitUntil(
-      async () =>
-        (await counters.monthlyUsed(userId, new Date())) === spent + Number(usage?.totalTokens),
+    await eventually(
       'month rebuilt',
+      async () => (await counters.monthlyUsed(userId, new Date())) === spent + Number(usage?.totalTokens),
     );
     await client.close();
   });

@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { chatWorkflowId } from '../contracts/definitions';
 import { summaryCacheKey } from '../lib/summaries';
+import { eventually } from './helpers/poll';
 import { startSystem, type TestSystem } from './helpers/system';
 import type { TestClient } from './helpers/ws-client';
 
@@ -35,17 +36,6 @@ function ids(body: { sessions: Array<{ sessionId: string }> }): string[] {
   return body.sessions.map((s) => s.sessionId);
 }
 
-/** Polls until `read` gives a value `ok` accepts (billing lands asynchronously). */
-async function eventually<T>(read: () => Promise<T>, ok: (v: T) => boolean, what: string): Promise<T> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const v = await read();
-    if (ok(v)) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(v)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 describe('GET /v1/sessions', () => {
   it('lists the sessions, most recent activity first, with title, counts and billed tokens', async () => {
     const { token, sessionId: first, client } = await sys.newChat();
@@ -68,11 +58,10 @@ describe('GET /v1/sessions', () => {
         'the newer session is more recent',
       );
       await chatDone(client, first, 'and back');
-      list = await eventually(
-        () => sys.http(token, 'GET', '/v1/sessions'),
-        (r) => r.body.sessions[0]?.tokens > 0,
-        'billed tokens',
-      );
+      list = await eventually('billed tokens', async () => {
+        const r = await sys.http(token, 'GET', '/v1/sessions');
+        return r.body.sessions[0]?.tokens > 0 && r;
+      });
       const [a, b] = list.body.sessions;
       assert.equal(a.sessionId, first, 'a new message moves the session to the top');
       assert.equal(b.sessionId, second);
@@ -92,11 +81,10 @@ describe('GET /v1/sessions', () => {
         'SELECT sum(total_tokens) AS total FROM usage_records WHERE session_id = $1',
         [first],
       );
-      const billed = await eventually(
-        async () => (await sys.http(token, 'GET', '/v1/sessions')).body.sessions[0].tokens as number,
-        (t) => t === Number(rows[0]?.total) || false,
-        'tokens equal to the ledger',
-      );
+      const billed = await eventually('tokens equal to the ledger', async () => {
+        const tokens = (await sys.http(token, 'GET', '/v1/sessions')).body.sessions[0].tokens as number;
+        return tokens === Number(rows[0]?.total) && tokens;
+      });
       assert.ok(billed > 0);
       assert.ok(requestId);
       assert.equal(b.title, null);
@@ -189,9 +177,8 @@ describe('DELETE /v1/sessions/:sessionId', () => {
       const requestId = await chatDone(client, sessionId, 'remember me');
       const { db, redis } = sys.api.deps;
       await eventually(
-        async () => (await db.query('SELECT 1 FROM usage_records WHERE user_id = $1', [userId])).rowCount,
-        (n) => n === 1,
         'the ledger row',
+        async () => (await db.query('SELECT 1 FROM usage_records WHERE user_id = $1', [userId])).rowCount === 1,
       );
       await db.query(
         `INSERT INTO chat_summaries (session_id, summary, watermark_message_id, tokens, model)

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { summaryCacheKey } from '../lib/summaries';
+import { eventually } from './helpers/poll';
 import { startSystem, type TestSystem } from './helpers/system';
 import type { TestClient } from './helpers/ws-client';
 
@@ -50,16 +51,6 @@ async function summaryRow(sessionId: string) {
     [sessionId],
   );
   return rows[0];
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 describe('pruning', () => {
@@ -109,7 +100,7 @@ describe('summarisation', () => {
     assert.equal(summaryCalls(sys, marker).length, 0, 'nothing summarised at 20 messages');
     const ends = await Promise.all([1, 2, 3, 4].map((i) => say(chat, `${marker} concurrent ${i}`)));
     assert.ok(ends.every((e) => e.type === 'done'), 'chat completes while summarising');
-    const row = await until('summary row', () => summaryRow(chat.sessionId), 30_000);
+    const row = await eventually('summary row', () => summaryRow(chat.sessionId), 30_000);
     assert.equal(row.runs, 1);
     assert.equal(summaryCalls(sys, marker).length, 1, 'one summarisation LLM call');
     assert.match(row.summary, /^Summary:/);
@@ -119,7 +110,7 @@ describe('summarisation', () => {
     const chat = await newChat();
     const marker = randomUUID();
     for (let i = 0; i < 11; i++) await say(chat, `${marker} old-${String(i).padStart(2, '0')}`);
-    const first = await until('first summary', () => summaryRow(chat.sessionId));
+    const first = await eventually('first summary', () => summaryRow(chat.sessionId));
     const ttl = await sys.api.deps.redis.ttl(summaryCacheKey(chat.sessionId));
     assert.ok(ttl > 3500 && ttl <= 3600, `cached for an hour (ttl ${ttl})`);
 
@@ -138,7 +129,7 @@ describe('summarisation', () => {
     // Enough new old messages: the second run folds only them into the first summary.
     // (7 of them: the 3rd asks for the second run, and 7 are too few for a third.)
     for (let i = 0; i < 7; i++) await say(chat, `${marker} new-${i}`);
-    const second = await until('second summary', async () => {
+    const second = await eventually('second summary', async () => {
       const r = await summaryRow(chat.sessionId);
       return r && r.runs === 2 ? r : undefined;
     });
@@ -188,9 +179,9 @@ describe('circuit breaker', () => {
       await deps.redis.del(openKey, 'breaker:{summary-llm}:failures');
       for (let i = 0; i < 4; i++) assert.equal((await say(chat, `b${i}`)).type, 'done');
       // Each failing run makes 2 attempts: the breaker opens after 2 failures.
-      await until('breaker open', async () => ((await deps.redis.exists(openKey)) === 1 ? true : undefined));
+      await eventually('breaker open', async () => ((await deps.redis.exists(openKey)) === 1 ? true : undefined));
       for (let i = 0; i < 3; i++) assert.equal((await say(chat, `while-open ${i}`)).type, 'done');
-      await until('breaker closed', async () => ((await deps.redis.exists(openKey)) === 0 ? true : undefined), 10_000);
+      await eventually('breaker closed', async () => ((await deps.redis.exists(openKey)) === 0 ? true : undefined), 10_000);
       assert.equal(await summaryRow(chat.sessionId), undefined, 'nothing summarised by a broken LLM');
     } finally {
       await broken.stop();

@@ -9,9 +9,9 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { metricsRegistry } from '../lib/metrics';
-import { pendingTools } from '../lib/tool-tasks';
 import { findStuckTools } from '../scripts/ops/tools';
-import { chunkText } from '../tools/chunking';
+import { checkpointedChunks, slowDocument } from './helpers/documents';
+import { eventually } from './helpers/poll';
 import { startSystem, type TestSystem } from './helpers/system';
 import { waitForRows } from './helpers/usage';
 import { ensureBundle, startToolWorker, type ToolWorkerProcess } from './helpers/tool-worker-process';
@@ -57,21 +57,6 @@ function send(client: TestClient, sessionId: string, content: string): string {
 
 function tool(name: string, args: unknown): string {
   return `[[tool:${name} ${JSON.stringify(args)}]]`;
-}
-
-/**
- * A document of distinct words (unique to this test) whose `slowAt`-th chunk of
- * `chunkTokens` holds `[[delay_ms:N]]`, so the embedded LLM is slow on that chunk only.
- */
-function document(words: number, chunkTokens: number, slowAt: number, delayMs: number) {
-  const tag = randomUUID().slice(0, 6);
-  const plain = Array.from({ length: words }, (_, i) => `${tag}w${i}`);
-  const chunks = chunkText(plain.join(' '), chunkTokens, 'o200k_base');
-  const slowWord = (chunks[slowAt] ?? '').split(' ')[1];
-  const text = plain.map((w) => (w === slowWord ? `${w} [[delay_ms:${delayMs}]]` : w)).join(' ');
-  const final = chunkText(text, chunkTokens, 'o200k_base');
-  assert.ok(final[slowAt]?.includes('[[delay_ms:'), 'the slow directive sits in the chosen chunk');
-  return { text, chunks: final };
 }
 
 /** LLM calls that summarised chunk `i` (its prompt holds the chunk's text). */
@@ -192,7 +177,7 @@ describe('fast tools and the tool loop', () => {
 describe('summarize_document: a long-running task', () => {
   it('progress at least every 5 s while a chunk is slow; result, task endpoint, 404 for others', async () => {
     const { client, sessionId, token } = await newChat();
-    const doc = document(36, 40, 1, 250);
+    const doc = slowDocument(36, 40, 1, 250);
     const requestId = send(client, sessionId, `Please ${tool('summarize_document', { text: doc.text, chunkTokens: 40 })}`);
     const call = await client.waitFor((fs) => fs.find((f) => f.requestId === requestId && f.type === 'tool_call'));
     const taskId = String(call.taskId);
@@ -200,10 +185,10 @@ describe('summarize_document: a long-running task', () => {
 
     await client.waitFor((fs) => fs.some((f) => f.requestId === requestId && running(f)));
     // The server holds the activity's heartbeat a moment after the event is out.
-    const live = await waitUntil(async () => {
+    const live = await eventually('task progress from the last heartbeat', async () => {
       const r = await sys.http(token, 'GET', `/v1/tasks/${taskId}`);
       return /starting|chunk/.test(String(r.body.message)) && r;
-    }, 5000, 'task progress from the last heartbeat');
+    }, 5000);
     assert.equal(live.status, 200);
     assert.equal(live.body.status, 'running');
     assert.equal(live.body.tool, 'summarize_document');
@@ -254,7 +239,7 @@ describe('summarize_document: a long-running task', () => {
 
   it('cancel from the socket reaches the tool; the task ends cancelled, the request with error cancelled', async () => {
     const { client, sessionId, token, userId } = await newChat();
-    const doc = document(20, 40, 0, 2000);
+    const doc = slowDocument(20, 40, 0, 2000);
     const requestId = send(client, sessionId, tool('summarize_document', { text: doc.text, chunkTokens: 40 }));
     const progress = await client.waitFor((fs) => fs.find((f) => f.requestId === requestId && running(f)));
     client.send({ type: 'cancel', requestId });
@@ -291,7 +276,7 @@ describe('summarize_document: a long-running task', () => {
 
   it('POST /v1/tasks/:taskId/cancel cancels the task and ends the request as cancelled', async () => {
     const { client, sessionId, token } = await newChat();
-    const doc = document(20, 40, 0, 2000);
+    const doc = slowDocument(20, 40, 0, 2000);
     const requestId = send(client, sessionId, tool('summarize_document', { text: doc.text, chunkTokens: 40 }));
     const call = await client.waitFor((fs) => fs.find((f) => f.requestId === requestId && f.type === 'tool_call'));
     const atOnce = await sys.http(token, 'GET', `/v1/tasks/${String(call.taskId)}`);
@@ -309,7 +294,7 @@ describe('summarize_document: a long-running task', () => {
 
   it('a client that disconnects during a tool resumes: the progress so far, then live, then done', async () => {
     const { client, sessionId, token } = await newChat();
-    const doc = document(30, 40, 0, 250);
+    const doc = slowDocument(30, 40, 0, 250);
     const requestId = send(client, sessionId, tool('summarize_document', { text: doc.text, chunkTokens: 40 }));
     await client.waitFor((fs) => fs.some((f) => f.requestId === requestId && f.type === 'tool_progress'));
     await client.close();
@@ -332,25 +317,22 @@ describe('summarize_document: a long-running task', () => {
   it('a tools worker killed mid-tool: the task resumes elsewhere from its checkpoint', async () => {
     const { client, sessionId } = await newChat();
     const slowAt = 2;
-    const doc = document(60, 40, slowAt, 300);
+    // Long enough that the kill below lands while the slow chunk is in flight.
+    const doc = slowDocument(60, 40, slowAt, 3000);
     const requestId = send(client, sessionId, tool('summarize_document', { text: doc.text, chunkTokens: 40 }));
     const call = await client.waitFor((fs) => fs.find((f) => f.requestId === requestId && f.type === 'tool_call'));
     const taskId = String(call.taskId);
     const handle = sys.temporal.workflow.getHandle(taskId);
 
     // Wait until the server holds the checkpoint of every chunk before the slow one.
-    await waitUntil(async () => {
-      const desc = await handle.describe().catch(() => undefined); // not started yet
-      const beat = desc && pendingTools(desc)[0]?.details;
-      return ((beat?.checkpoint as { summaries?: string[] } | undefined)?.summaries?.length ?? 0) >= slowAt;
-    }, 20_000, 'checkpoint before the slow chunk');
+    await eventually('checkpoint before the slow chunk', async () => (await checkpointedChunks(handle)) >= slowAt, 20_000);
     toolWorker.kill();
 
     // Operators see it: its heartbeat goes stale.
-    const stuck = await waitUntil(async () => {
+    const stuck = await eventually('tools:stuck to list the task', async () => {
       const found = await findStuckTools(sys.temporal, { olderThanMs: 2500, taskQueue: sys.config.taskQueues.tools });
       return found.find((s) => s.taskId === taskId);
-    }, 9000, 'tools:stuck to list the task');
+    }, 9000);
     assert.equal(stuck.tool, 'summarize_document');
     assert.equal(stuck.reason, 'heartbeat_stale');
 
@@ -374,14 +356,3 @@ describe('summarize_document: a long-running task', () => {
     await client.close();
   });
 });
-
-/** Polls `probe` until it returns something truthy; fails after `timeoutMs`. */
-async function waitUntil<T>(probe: () => Promise<T | undefined | false>, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}

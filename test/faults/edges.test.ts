@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { assertStored, assertStream, chat, deltas, useFaultStack } from './invariants';
-import { until } from './stack';
+import { eventually } from '../helpers/poll';
 
 const env = useFaultStack();
 
@@ -16,7 +16,7 @@ describe('fault suite: edges', () => {
     const requestId = chat(client, sessionId, 'api dies [[tokens:40]] [[delay_ms:60]]');
     await deltas(client, requestId, 5);
     await env.stack.procs.api0!.kill();
-    await until('the socket to close', () => client.ws.readyState === client.ws.CLOSED, 10_000);
+    await eventually('the socket to close', () => client.ws.readyState === client.ws.CLOSED, 10_000);
     const seen = client.of(requestId);
     const last = seen.filter((f) => f.eventId !== undefined).at(-1);
     const again = await env.stack.connect(token, 1);

@@ -14,7 +14,8 @@ import { Pool } from 'pg';
 import { pendingTools } from '../../lib/tool-tasks';
 import { UsageCounters } from '../../lib/usage-counters';
 import { reassemble, type Frame, type TestClient } from '../helpers/ws-client';
-import { startFaultStack, until, type FaultStack } from './stack';
+import { eventually } from '../helpers/poll';
+import { startFaultStack, type FaultStack } from './stack';
 
 /** What a fault-suite file works with. */
 export interface FaultEnv {
@@ -83,7 +84,7 @@ export async function assertStored(
     `${requestId}:assistant`,
   ]);
   assert.equal(replies.rowCount, 1, `${what}: one assistant message`);
-  await until(`${what}: its ledger row`, async () => {
+  await eventually(`${what}: its ledger row`, async () => {
     const { rowCount } = await env.db.query('SELECT 1 FROM usage_records WHERE user_id = $1 AND request_id = $2', [
       userId,
       requestId,
@@ -103,7 +104,7 @@ export async function assertStored(
   const counters = new UsageCounters(env.redis);
   let seen = '';
   // The ledger row may land a moment after the counters moved (billing hand-off).
-  await until(
+  await eventually(
     `${what}: quota counter equal to the ledger (${seen})`,
     async () => {
       const [c, l] = [await counters.dailyUsed(userId, new Date()), await ledger()];

@@ -16,6 +16,7 @@ import { migrate } from '../../lib/migrate';
 import { redisAnswers } from '../../scripts/services/redis';
 import { findTemporalBinary, SEARCH_ATTRIBUTES, temporalAnswers } from '../../scripts/services/temporal';
 import { startThrowawayPostgres, type ThrowawayPostgres } from '../helpers/throwaway-pg';
+import { eventually } from '../helpers/poll';
 import { ensureBundle } from '../helpers/tool-worker-process';
 import { TestClient } from '../helpers/ws-client';
 
@@ -54,16 +55,6 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Polls until `check` holds; throws after `timeoutMs`. */
-export async function until(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
 /** Starts a process; `ready` (output text or a probe) says when it serves. */
 async function startProc(
   name: string,
@@ -91,14 +82,12 @@ async function startProc(
       resolve();
     }),
   );
-  await until(
+  const state = await eventually(
     `${name} to start`,
-    async () => {
-      if (exited) throw new Error(`${name} exited before it was ready:\n${output}`);
-      return typeof ready === 'string' ? seen : ready();
-    },
-    timeoutMs,
+    async () => (exited ? 'exited' : (typeof ready === 'string' ? seen : await ready()) && 'ready'),
+    { timeoutMs, everyMs: 200 },
   );
+  if (state === 'exited') throw new Error(`${name} exited before it was ready:\n${output}`);
   return {
     name,
     child,

@@ -8,7 +8,9 @@ import { describe, it, type TestContext } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
 import type { Frame } from '../helpers/ws-client';
 import { assertStored, assertStream, chat, deltas, toolWorkerPid, useFaultStack } from './invariants';
-import { until, type Proc } from './stack';
+import { checkpointedChunks, slowDocument } from '../helpers/documents';
+import { eventually } from '../helpers/poll';
+import type { Proc } from './stack';
 
 const env = useFaultStack();
 
@@ -32,21 +34,17 @@ describe('fault suite: workers', () => {
       const { userId, sessionId, client } = await env.stack.newChat();
       const received: Array<[number, Frame]> = [];
       client.ws.on('message', () => received.push([Date.now(), client.frames.at(-1)!]));
-      // About 8 chunks, each summary call slowed by a delay directive inside the chunk.
-      const words = Array.from({ length: 260 }, (_, i) => `w${i}`).join(' ');
-      const text = `[[delay_ms:40]] ${words}`;
-      const args = JSON.stringify({ text, chunkTokens: 40 });
+      // Chunk 2 is slow: the kill lands while it is in flight, after chunks 0 and 1 are in
+      // the heartbeat checkpoint (a fast document could finish before the kill).
+      const slowAt = 2;
+      const doc = slowDocument(200, 40, slowAt, 4000);
+      const args = JSON.stringify({ text: doc.text, chunkTokens: 40 });
       const requestId = chat(client, sessionId, `[[tool:summarize_document ${args}]]`);
       const call = await client.waitFor((fs) => fs.find((f) => f.requestId === requestId && f.type === 'tool_call'), 30_000);
       const taskId = String(call.taskId);
-      // Kill once a chunk is done (so there is a checkpoint to resume from).
-      await client.waitFor(
-        (fs) => fs.some((f) => f.requestId === requestId && f.type === 'tool_progress' && Number(f.progress) >= 10),
-        60_000,
-        'a finished chunk',
-      );
-      let pid: number | undefined;
-      await until('the worker running the tool', async () => (pid = await toolWorkerPid(temporal, taskId)) !== undefined, 20_000);
+      const tool = temporal.workflow.getHandle(taskId);
+      await eventually('the checkpoint before the slow chunk', async () => (await checkpointedChunks(tool)) >= slowAt, 60_000);
+      const pid = await eventually('the worker running the tool', () => toolWorkerPid(temporal, taskId), 20_000);
       const victim: Proc | undefined = tools.find((p) => p.child.pid === pid);
       assert.ok(victim, `the tool runs on one of the tools workers (pid ${pid})`);
       const killedAt = Date.now();

@@ -1,33 +1,10 @@
-/** Helpers for the quota and billing tests: polling, ledger rows, a user's Redis keys. */
+/** Helpers for the quota and billing tests: ledger rows, a user's Redis keys. */
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Redis } from 'ioredis';
 import type { Pool } from 'pg';
 import { billingWorkflowId } from '../../contracts/definitions';
 import { usageKeys } from '../../lib/usage-counters';
-
-/** Polls `probe` until it returns a truthy value; fails after `timeoutMs`. */
-export async function waitUntil<T>(
-  probe: () => Promise<T | undefined | false | null>,
-  what: string,
-  timeoutMs = 20_000,
-  everyMs = 100,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) {
-      const why = last instanceof Error ? `: ${last.message}` : '';
-      throw new Error(`timed out waiting for ${what}${why}`);
-    }
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
+import { eventually } from './poll';
 
 export interface LedgerRow {
   user_id: string;
@@ -57,12 +34,12 @@ export function waitForRows(
   count: number,
   timeoutMs = 20_000,
 ): Promise<LedgerRow[]> {
-  return waitUntil(
+  return eventually(
+    `${count} usage row(s)`,
     async () => {
       const rows = await ledgerRows(db, userId);
       return rows.length === count && rows;
     },
-    `${count} usage row(s)`,
     timeoutMs,
   );
 }
