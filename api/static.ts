@@ -30,7 +30,7 @@ interface Asset {
 export async function buildWebApp(webDir: string = WEB_DIR): Promise<Map<string, Asset>> {
   const read = (file: string) => readFile(path.join(webDir, file), 'utf8');
   const prebuilt = existsSync(path.join(webDir, 'app.js')) && !existsSync(path.join(webDir, 'app.ts'));
-  // esbuild comes with tsx (a dev dependency): imported only when the app is built here.
+  // esbuild is a dev dependency: imported only when the app is built here.
   const js = prebuilt ? await read('app.js') : await bundleApp(webDir);
   return new Map<string, Asset>([
     ['/', { type: 'text/html; charset=utf-8', body: await read('index.html') }],
