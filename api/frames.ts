@@ -8,8 +8,8 @@ const uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-
 /** Longest chat message accepted, in characters (the frame limit bounds it too). */
 export const MAX_CONTENT_CHARS = 32_000;
 
-/** A string the system can store as sent (no NUL, no lone surrogate). */
-const storable = (schema: z.ZodString) =>
+/** A string the system can store as sent (no NUL, no lone surrogate): every door that takes text uses it. */
+export const storable = (schema: z.ZodString) =>
   schema.superRefine((text, ctx) => {
     const problem = unstorableTextProblem(text);
     if (problem) ctx.addIssue({ code: 'custom', message: problem });

@@ -13,6 +13,7 @@ import { cancelChat, requestExists, startChat } from './chat';
 import type { ApiDeps } from './deps';
 import { AppError, toAppError } from './errors';
 import { TokenBucket } from './rate-limit';
+import { watchRequestEnd } from './request-end';
 import { quotaRefusalsTotal, wsConnections } from '../lib/metrics';
 import { parseClientFrame, type ClientFrame } from './frames';
 import { ChatRequestTimings, frameIn, frameOut } from './ws-metrics';
@@ -152,12 +153,17 @@ export class ChatConnection {
     }
   }
 
-  /** Relays the request's events after `afterSeq` to this socket, until its end. */
+  /**
+   * Relays the request's events after `afterSeq` to this socket, until its end (written
+   * by the API from the workflow's outcome if Redis no longer has it: api/request-end.ts).
+   */
   private follow(requestId: string, afterSeq: number): void {
     if (this.closed) return;
     this.subscriptions.get(requestId)?.();
     const stream = requestKeys(this.user.userId, requestId).stream;
-    const stop = this.deps.relay.subscribe(stream, afterSeq, (event, seq) => {
+    let lastEventAt = Date.now();
+    const unsubscribe = this.deps.relay.subscribe(stream, afterSeq, (event, seq) => {
+      lastEventAt = Date.now();
       this.send({ ...event, requestId, eventId: toEventId(seq) });
       this.timings.onEvent(requestId, event);
       if (TERMINAL_EVENT_TYPES.has(event.type)) {
@@ -165,6 +171,11 @@ export class ChatConnection {
         if (this.subscriptions.get(requestId) === stop) this.subscriptions.delete(requestId);
       }
     });
+    const unwatch = watchRequestEnd(this.deps, this.user.userId, requestId, () => lastEventAt);
+    const stop = () => {
+      unsubscribe();
+      unwatch();
+    };
     this.subscriptions.set(requestId, stop);
   }
 }

@@ -126,7 +126,19 @@ export interface TokenUsage {
 }
 
 export type ChatWorkflowResult =
-  | { status: 'completed'; messageId: string; usage: TokenUsage }
+  | {
+      status: 'completed';
+      messageId: string;
+      usage: TokenUsage;
+      /**
+       * What `done` carried (absent in results of workflows from before v1.1): the API
+       * writes `done` again from it when Redis no longer has the request's events
+       * (api/request-end.ts).
+       */
+      content?: string;
+      toolCalls?: LlmToolCall[];
+      finishReason?: string;
+    }
   | { status: 'error'; code: ErrorCode; message: string };
 
 /**

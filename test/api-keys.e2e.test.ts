@@ -98,6 +98,9 @@ describe('API keys', () => {
     assert.equal(bad.status, 400);
     assert.equal(bad.body.error.code, 'bad_request');
     assert.equal((await sys.http(a.token, 'POST', '/v1/me/api-keys', { name: 'a\u0000b' })).status, 400);
+    const lone = await sys.http(a.token, 'POST', '/v1/me/api-keys', { name: 'a\ud800b' });
+    assert.equal(lone.status, 400);
+    assert.match(lone.body.error.message, /lone UTF-16 surrogate/);
     assert.equal((await sys.http(a.token, 'POST', '/v1/me/api-keys', [1])).status, 400);
     // Unknown and malformed keys are 401, like a bad JWT.
     assert.equal((await sys.http('dck_' + 'A'.repeat(43), 'GET', '/v1/me')).status, 401);

@@ -216,6 +216,37 @@ describe('OpenAI-compatible API through the openai client', () => {
     );
   });
 
+  it('refuses text it cannot store (NUL, lone surrogates) with bad_request; nothing is billed', async () => {
+    const { client, userId } = await newKeyUser();
+    const model = sys.config.llm.model;
+    const bad: Array<Parameters<typeof client.chat.completions.create>[0]> = [
+      { model, messages: [{ role: 'user', content: 'a \u0000 b' }] },
+      { model, messages: [{ role: 'user', content: [{ type: 'text', text: 'x \ud800 y' }] }] },
+      {
+        model,
+        messages: [
+          { role: 'user', content: 'add' },
+          {
+            role: 'assistant',
+            content: null,
+            tool_calls: [{ id: 'c1', type: 'function', function: { name: 'add', arguments: '{"a":"\udfff"}' } }],
+          },
+          { role: 'tool', tool_call_id: 'c1', content: '3' },
+        ],
+      },
+    ];
+    for (const body of bad) {
+      await assert.rejects(
+        client.chat.completions.create({ ...body, stream: false }),
+        (err: unknown) =>
+          err instanceof BadRequestError && err.code === 'bad_request' && /NUL character|lone UTF-16 surrogate/.test(err.message),
+        JSON.stringify(body),
+      );
+    }
+    const { rowCount } = await sys.api.deps.db.query('SELECT 1 FROM usage_records WHERE user_id = $1', [userId]);
+    assert.equal(rowCount, 0, 'nothing billed');
+  });
+
   it('refuses bad requests in OpenAI error shape', async () => {
     const { client, key } = await newKeyUser();
     await assert.rejects(

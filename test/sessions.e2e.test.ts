@@ -148,7 +148,8 @@ describe('PATCH /v1/sessions/:sessionId', () => {
     const { token } = sys.newUser();
     const sessionId = await sys.createSession(token);
     await sys.http(token, 'PATCH', `/v1/sessions/${sessionId}`, { title: 'Kept' });
-    for (const body of [{ title: '' }, { title: '   ' }, { title: 'x'.repeat(201) }, { title: 7 }, {}, 'null']) {
+    const unstorable = [{ title: 'a\u0000b' }, { title: 'x \udfff' }];
+    for (const body of [{ title: '' }, { title: '   ' }, { title: 'x'.repeat(201) }, { title: 7 }, {}, 'null', ...unstorable]) {
       const res = await sys.http(token, 'PATCH', `/v1/sessions/${sessionId}`, body);
       assert.equal(res.status, 400, JSON.stringify(body));
       assert.equal(res.body.error.code, 'bad_request');

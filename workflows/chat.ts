@@ -90,7 +90,13 @@ export async function chatWorkflow(input: ChatWorkflowInput): Promise<ChatWorkfl
       ? await legacyFinish(input, meter, reply)
       : await finish(input, meter, reply);
     phase = 'completed';
-    return { status: 'completed', messageId: finished.messageId, usage: reply.usage };
+    return {
+      status: 'completed',
+      messageId: finished.messageId,
+      usage: reply.usage,
+      content: reply.content,
+      ...(input.completion ? { toolCalls: reply.toolCalls, finishReason: reply.finishReason } : {}),
+    };
   } catch (err) {
     failure = classify(err);
     phase = 'failed';

@@ -8,16 +8,19 @@ import { z } from 'zod';
 import type { CompletionRequest, PromptMessage } from '../../contracts/definitions';
 import { ERRORS } from '../../contracts/errors';
 import { AppError } from '../errors';
+import { storable } from '../frames';
 
+// Text that may be stored (X-Session-Id) or sent on is refused at the door when it cannot
+// be stored as sent, as on the WebSocket (docs/API.md "Validation").
 const textParts = z.array(
-  z.object({ type: z.literal('text', { message: 'only text content parts are supported' }), text: z.string() }),
+  z.object({ type: z.literal('text', { message: 'only text content parts are supported' }), text: storable(z.string()) }),
 );
-const content = z.union([z.string(), textParts]);
+const content = z.union([storable(z.string()), textParts]);
 
 const toolCall = z.object({
-  id: z.string().min(1),
+  id: storable(z.string().min(1)),
   type: z.literal('function'),
-  function: z.object({ name: z.string().min(1), arguments: z.string() }),
+  function: z.object({ name: z.string().min(1), arguments: storable(z.string()) }),
 });
 
 const message = z.discriminatedUnion('role', [
@@ -29,7 +32,7 @@ const message = z.discriminatedUnion('role', [
     content: content.nullish(),
     tool_calls: z.array(toolCall).optional(),
   }),
-  z.object({ role: z.literal('tool'), content, tool_call_id: z.string().min(1) }),
+  z.object({ role: z.literal('tool'), content, tool_call_id: storable(z.string().min(1)) }),
 ]);
 
 const tool = z.object({
@@ -53,7 +56,7 @@ const toolChoice = z.union([
 const MAX_MESSAGES = 2048;
 
 const body = z.object({
-  model: z.string().min(1).max(200).optional(),
+  model: storable(z.string().min(1).max(200)).optional(),
   messages: z.array(message).min(1, 'must hold at least one message').max(MAX_MESSAGES),
   stream: z.boolean().nullish(),
   stream_options: z.object({ include_usage: z.boolean().nullish() }).nullish(),

@@ -24,6 +24,8 @@ import { startChat } from '../chat';
 import type { ApiDeps } from '../deps';
 import { AppError, sendError } from '../errors';
 import { isUuid } from '../frames';
+import type { EventHandler } from '../relay';
+import { watchRequestEnd } from '../request-end';
 import { parseCompletionRequest } from './request';
 import {
   ChunkRenderer,
@@ -129,19 +131,43 @@ export function openAiRoutes(deps: ApiDeps): Router {
       method: 'openai',
       completion: { ...parsed.completion, stateless: sessionId === undefined },
     });
-    const stream = requestKeys(user.userId, requestId).stream;
-    if (parsed.stream) await streamAnswer(deps, req, res, stream, meta, after);
-    else await wholeAnswer(deps, req, res, stream, meta);
+    const followed = { userId: user.userId, requestId, stream: requestKeys(user.userId, requestId).stream };
+    if (parsed.stream) await streamAnswer(deps, req, res, followed, meta, after);
+    else await wholeAnswer(deps, req, res, followed, meta);
   });
 
   return router;
 }
 
+/** The request an answer follows: its Redis stream, and who and what it is. */
+interface Followed {
+  userId: string;
+  requestId: string;
+  stream: string;
+}
+
+/**
+ * Subscribes to the request's events from the start, and makes sure they end even if
+ * Redis no longer has them (api/request-end.ts). The returned function stops both.
+ */
+function follow(deps: ApiDeps, f: Followed, handler: EventHandler): () => void {
+  let lastEventAt = Date.now();
+  const unsubscribe = deps.relay.subscribe(f.stream, 0, (event, seq) => {
+    lastEventAt = Date.now();
+    handler(event, seq);
+  });
+  const unwatch = watchRequestEnd(deps, f.userId, f.requestId, () => lastEventAt);
+  return () => {
+    unsubscribe();
+    unwatch();
+  };
+}
+
 /** Waits for the request's end and answers one `chat.completion` (or its error). */
-function wholeAnswer(deps: ApiDeps, req: Request, res: Response, stream: string, meta: CompletionMeta): Promise<void> {
+function wholeAnswer(deps: ApiDeps, req: Request, res: Response, followed: Followed, meta: CompletionMeta): Promise<void> {
   return new Promise((resolve) => {
     let usage: Usage | undefined;
-    const stop = deps.relay.subscribe(stream, 0, (event) => {
+    const stop = follow(deps, followed, (event) => {
       if (event.type === 'usage') usage = event;
       if (event.type === 'done') res.json(completionObject(meta, event, usage));
       else if (event.type === 'error') sendError(res, errorOfEvent(event));
@@ -166,14 +192,14 @@ async function streamAnswer(
   deps: ApiDeps,
   req: Request,
   res: Response,
-  stream: string,
+  followed: Followed,
   meta: CompletionMeta,
   after: SsePosition | undefined,
 ): Promise<void> {
   let final = after?.final === true;
   if (!after) {
     const probe = new ChunkRenderer(meta);
-    for (const [id, fields] of await deps.redis.xrange(stream, '-', '+')) {
+    for (const [id, fields] of await deps.redis.xrange(followed.stream, '-', '+')) {
       const event = decodeEntry(fields);
       if (event) probe.push(event, seqOfStreamId(id));
     }
@@ -203,7 +229,7 @@ async function streamAnswer(
       if (!res.writableEnded) res.end();
       resolve();
     };
-    const stop = deps.relay.subscribe(stream, 0, (event, seq) => {
+    const stop = follow(deps, followed, (event, seq) => {
       if (event.type === 'usage') usage = event;
       if (event.type === 'error' && !started) {
         sendError(res, errorOfEvent(event));

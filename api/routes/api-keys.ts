@@ -5,14 +5,13 @@ import { ERRORS } from '../../contracts/errors';
 import { MAX_KEY_NAME_CHARS, TooManyKeysError } from '../../lib/api-keys';
 import type { ApiDeps } from '../deps';
 import { AppError } from '../errors';
-import { isUuid } from '../frames';
+import { isUuid, storable } from '../frames';
 
 // Control characters (C0, DEL, C1) and the line/paragraph separators.
 const CONTROL_CHARS = /[\p{Cc}\p{Zl}\p{Zp}]/u;
 
 const createBody = z.object({
-  name: z
-    .string()
+  name: storable(z.string())
     .trim()
     .max(MAX_KEY_NAME_CHARS)
     .refine((s) => !CONTROL_CHARS.test(s), 'must not contain control characters')

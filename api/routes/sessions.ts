@@ -10,6 +10,7 @@ import express, { type Request } from 'express';
 import { cancelSignal, chatWorkflowId } from '../../contracts/definitions';
 import { ERRORS } from '../../contracts/errors';
 import { decodeCursor, SessionStore, TITLE_MAX_CHARS, TITLE_MIN_CHARS } from '../../lib/sessions';
+import { unstorableTextProblem } from '../../lib/storable-text';
 import type { ApiDeps } from '../deps';
 import { AppError } from '../errors';
 import { isUuid } from '../frames';
@@ -41,6 +42,8 @@ function parseListLimit(raw: unknown): number {
 function parseTitle(body: unknown): string {
   const title = (body as { title?: unknown } | null | undefined)?.title;
   if (typeof title !== 'string') throw new AppError(ERRORS.BadRequest, 'title must be a string');
+  const problem = unstorableTextProblem(title);
+  if (problem) throw new AppError(ERRORS.BadRequest, `title ${problem}`);
   const trimmed = title.trim();
   const length = Array.from(trimmed).length;
   if (length < TITLE_MIN_CHARS || length > TITLE_MAX_CHARS) {
