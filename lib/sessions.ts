@@ -51,6 +51,11 @@ interface SessionRow {
   tokens: string;
 }
 
+/**
+ * One statement per page of sessions. The first user message (the automatic title) is
+ * read here, as a subquery, rather than through lib/messages.ts: as a query of its own
+ * it would cost a round trip per session, or a second query per page, for one column.
+ */
 const SELECT_SESSION = `
   SELECT s.id, s.title, s.created_at, s.last_message_at, s.last_message_at::text AS last_message_at_text,
          s.message_count,
@@ -204,4 +209,17 @@ export function isSessionGone(err: unknown): boolean {
   return (
     e?.code === '23503' && typeof e.constraint === 'string' && e.constraint.endsWith('_session_id_fkey')
   );
+}
+
+/**
+ * A message could not be stored because its session was deleted meanwhile (see
+ * {@link isSessionGone}). The activity wrapper (activities/failures.ts) ends the request
+ * `cancelled` at once: the delete also cancels it, and no retry can bring the session back.
+ */
+export class SessionGoneError extends Error {
+  override readonly name = 'SessionGoneError';
+
+  constructor(sessionId: string, cause: unknown) {
+    super(`session ${sessionId} was deleted`, { cause });
+  }
 }
