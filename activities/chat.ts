@@ -20,6 +20,7 @@ import { historyWindow, insertMessage } from '../lib/messages';
 import { systemPrompt } from '../lib/prompt';
 import { prune } from '../lib/pruner';
 import { countMessageTokens, modelInfo, REPLY_PRIMING_TOKENS } from '../lib/tokens';
+import { ownsSession } from '../lib/sessions';
 import { insertUsage } from '../lib/usage-ledger';
 import { isSummaryDue } from '../lib/summary-due';
 import type { ActivityDeps } from './deps';
@@ -95,11 +96,10 @@ export function createChatActivities(deps: ActivityDeps) {
    * foreign key) ends the request `cancelled` (lib/messages.ts, activities/failures.ts).
    */
   async function prepareChat(input: PrepareChatInput): Promise<PrepareChatOutput> {
-    const owner = await db.query<{ user_id: string }>(
-      'SELECT user_id FROM chat_sessions WHERE id = $1',
-      [input.sessionId],
-    );
-    if (owner.rows[0]?.user_id !== input.userId) {
+    // The one ownership check of a WebSocket chat (docs/API.md "The session is checked
+    // inside the request"): the API accepts chats without touching Postgres, so they
+    // ride out a short outage. Before any event: a foreign session shows nothing.
+    if (!(await ownsSession(db, input.userId, input.sessionId))) {
       throw failure(FAILURE_TYPES.NotFound, 'session not found', { nonRetryable: true });
     }
     // Once per request: a retried attempt must not repeat what the client has seen.

@@ -39,7 +39,14 @@ const contextTooLarge = (message: string) =>
 export function createCompletionActivities(deps: ActivityDeps) {
   const { db, events } = deps;
 
-  /** Builds the prompt of a completion; stores the turn in session mode. */
+  /**
+   * Builds the prompt of a completion; stores the turn in session mode.
+   *
+   * The session's owner is not checked here: the OpenAI door checks it in the API, once
+   * per request, before the request starts (api/chat.ts `startChat`), so an unknown or
+   * foreign session is an HTTP 404 that never reaches a workflow. A session deleted after
+   * that check ends the request `cancelled` when its turn is stored (lib/messages.ts).
+   */
   async function prepareCompletion(input: PrepareCompletionInput): Promise<PrepareChatOutput> {
     await events.append(input.userId, input.requestId, { type: 'status', state: 'pruning' });
     const model = modelInfo(input.model, deps.models);
@@ -58,12 +65,6 @@ export function createCompletionActivities(deps: ActivityDeps) {
       }
     }
 
-    const owner = await db.query<{ user_id: string }>('SELECT user_id FROM chat_sessions WHERE id = $1', [
-      input.sessionId,
-    ]);
-    if (owner.rows[0]?.user_id !== input.userId) {
-      throw failure(FAILURE_TYPES.NotFound, 'session not found', { nonRetryable: true });
-    }
     const user = await deps.userService.getContext(input.userId);
     const clientSystem = messages.filter((m) => m.role === 'system' && m.content).map((m) => m.content);
     const system = [systemPrompt(user), ...clientSystem].join('\n\n');

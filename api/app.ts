@@ -3,9 +3,9 @@ import { randomUUID } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { ERRORS } from '../contracts/errors';
 import { listMessages } from '../lib/messages';
+import { ownsSession } from '../lib/sessions';
 import type { AuthUser } from './auth';
 import { authenticate, tokenOf } from './auth';
-import { ownsSession } from './chat';
 import type { ApiDeps } from './deps';
 import { AppError, sendError, toAppError } from './errors';
 import { isUuid } from './frames';
@@ -73,7 +73,7 @@ export function createApp(deps: ApiDeps, metricsText: () => Promise<{ contentTyp
     const user = userOf(req);
     const sessionId = String(req.params.sessionId).toLowerCase();
     const limit = parseLimit(req.query.limit);
-    if (!isUuid(sessionId) || !(await ownsSession(deps, user.userId, sessionId))) {
+    if (!isUuid(sessionId) || !(await ownsSession(deps.db, user.userId, sessionId))) {
       throw new AppError(ERRORS.NotFound, 'session not found');
     }
     res.json({ messages: await listMessages(deps.db, sessionId, limit) });

@@ -8,6 +8,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { Pool } from 'pg';
+import type { Queryable } from './db';
 import { summaryCacheKey } from './summaries';
 
 /** A session as the API answers it. */
@@ -181,6 +182,18 @@ export class SessionStore {
       .exec()) as [[Error | null, string[]]];
     return members;
   }
+}
+
+/**
+ * True when the session exists and belongs to the user. A chat request's session is
+ * checked once: where, and why there, is said at api/chat.ts `startChat`.
+ */
+export async function ownsSession(db: Queryable, userId: string, sessionId: string): Promise<boolean> {
+  const { rowCount } = await db.query('SELECT 1 FROM chat_sessions WHERE id = $1 AND user_id = $2', [
+    sessionId,
+    userId,
+  ]);
+  return rowCount === 1;
 }
 
 /**
