@@ -1,7 +1,8 @@
 /**
- * The messages repository: every statement on `chat_messages` (migration 001), for the
- * chat steps, the summaries, and the API's listing. Functions take a {@link Queryable},
- * so a caller inside a transaction passes its client.
+ * The messages repository: the statements on `chat_messages` (migration 001) of the
+ * chat steps, the summaries, and the API's listing (the one other reader is the sessions
+ * list's title subquery, lib/sessions.ts). Functions take a {@link Queryable}, so a
+ * caller inside a transaction passes its client.
  *
  * One write rule: a message is stored once per (session, message key). The key comes
  * from the request (e.g. `<requestId>:user`), so a retried step writes the same key again,
