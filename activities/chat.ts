@@ -2,7 +2,6 @@
  * The short steps of a chat request, run as local activities (they are fast and close
  * to the workflow, so they cost no extra round trip through the Temporal server).
  */
-import type { PoolClient } from 'pg';
 import type {
   ChatMethod,
   ChatSettings,
@@ -15,28 +14,16 @@ import type {
 import { FAILURE_TYPES, failure } from '../contracts/errors';
 import type { RequestEvent } from '../contracts/protocol';
 import { lostTextRecovery } from '../lib/event-log';
+import type { Queryable } from '../lib/db';
 import { InvariantError } from '../lib/invariant';
+import { historyWindow, insertMessage } from '../lib/messages';
 import { systemPrompt } from '../lib/prompt';
-import { prune, type HistoryMessage } from '../lib/pruner';
+import { prune } from '../lib/pruner';
 import { countMessageTokens, modelInfo, REPLY_PRIMING_TOKENS } from '../lib/tokens';
-import { isSessionGone } from '../lib/sessions';
+import { ownsSession } from '../lib/sessions';
 import { insertUsage } from '../lib/usage-ledger';
 import { isSummaryDue } from '../lib/summary-due';
 import type { ActivityDeps } from './deps';
-
-/** A pool or a checked-out client: what a query needs. */
-type Queryable = Pick<PoolClient, 'query'>;
-
-/**
- * A message whose session was deleted meanwhile cannot be stored, ever: the request
- * ends `cancelled` (the delete also cancels it) instead of retrying the insert.
- */
-function failIfSessionGone(err: unknown): never {
-  if (isSessionGone(err)) {
-    throw failure(FAILURE_TYPES.Cancelled, 'the session was deleted', { nonRetryable: true, cause: err as Error });
-  }
-  throw err;
-}
 
 export interface PrepareChatInput {
   requestId: string;
@@ -96,15 +83,6 @@ export interface EmitEventInput {
   method?: ChatMethod;
 }
 
-interface MessageRow {
-  id: string;
-  role: HistoryMessage['role'];
-  content: string;
-  tool_calls: HistoryMessage['toolCalls'];
-  tool_call_id: string | null;
-  tokens: number;
-}
-
 /** Creates the chat-step activities over their dependencies. */
 export function createChatActivities(deps: ActivityDeps) {
   const { db, events } = deps;
@@ -113,13 +91,15 @@ export function createChatActivities(deps: ActivityDeps) {
    * Stores the user's message (once) and builds the pruned prompt for this request.
    * A message that cannot fit the model even alone is refused before anything is
    * stored or billed.
+   *
+   * A message whose session is deleted later in the request (the insert meets the
+   * foreign key) ends the request `cancelled` (lib/messages.ts, activities/failures.ts).
    */
   async function prepareChat(input: PrepareChatInput): Promise<PrepareChatOutput> {
-    const owner = await db.query<{ user_id: string }>(
-      'SELECT user_id FROM chat_sessions WHERE id = $1',
-      [input.sessionId],
-    );
-    if (owner.rows[0]?.user_id !== input.userId) {
+    // The one ownership check of a WebSocket chat (docs/API.md "The session is checked
+    // inside the request"): the API accepts chats without touching Postgres, so they
+    // ride out a short outage. Before any event: a foreign session shows nothing.
+    if (!(await ownsSession(db, input.userId, input.sessionId))) {
       throw failure(FAILURE_TYPES.NotFound, 'session not found', { nonRetryable: true });
     }
     // Once per request: a retried attempt must not repeat what the client has seen.
@@ -144,40 +124,21 @@ export function createChatActivities(deps: ActivityDeps) {
         { nonRetryable: true },
       );
     }
-    const inserted = await db.query<{ id: string }>(
-      `INSERT INTO chat_messages (session_id, request_id, message_key, role, content, tokens, model)
-       VALUES ($1, $2, $3, 'user', $4, $5, $6)
-       ON CONFLICT (session_id, message_key) DO UPDATE SET message_key = EXCLUDED.message_key
-       RETURNING id`,
-      [
-        input.sessionId,
-        input.requestId,
-        `${input.requestId}:user`,
-        input.content,
-        tokens,
-        input.model,
-      ],
-    ).catch(failIfSessionGone);
-    const userMessageId = String(inserted.rows[0]?.id);
-    // The window ends at this request's own message: messages of later requests in
-    // the same session never leak into this prompt, even on a retry.
-    const { rows } = await db.query<MessageRow>(
-      `SELECT id, role, content, tool_calls, tool_call_id, tokens FROM chat_messages
-        WHERE session_id = $1 AND id <= $2 ORDER BY id DESC LIMIT $3`,
-      [input.sessionId, userMessageId, settings.maxHistoryMessages],
-    );
-    if (rows[0] === undefined || String(rows[0].id) !== userMessageId || rows[0].role !== 'user') {
+    const userMessageId = await insertMessage(db, {
+      sessionId: input.sessionId,
+      requestId: input.requestId,
+      key: `${input.requestId}:user`,
+      role: 'user',
+      content: input.content,
+      tokens,
+      model: input.model,
+    });
+    const history = await historyWindow(db, input.sessionId, userMessageId, settings.maxHistoryMessages);
+    const newest = history.at(-1);
+    if (newest === undefined || newest.id !== userMessageId || newest.role !== 'user') {
       // The stored message is not this request's (it would prune someone else's turn).
       throw new InvariantError(`message ${userMessageId} is not the newest user message of the session`);
     }
-    const history: HistoryMessage[] = rows.reverse().map((r) => ({
-      id: String(r.id),
-      role: r.role,
-      content: r.content,
-      toolCalls: r.tool_calls,
-      toolCallId: r.tool_call_id,
-      tokens: r.tokens,
-    }));
     const summary = await deps.summaries.get(input.sessionId);
     const pruned = prune({
       systemPrompt: system,
@@ -206,29 +167,19 @@ export function createChatActivities(deps: ActivityDeps) {
     };
   }
 
-
   /** Inserts the assistant's reply (once per request); returns its message id. */
-  async function insertReply(q: Queryable, input: SaveReplyInput): Promise<string> {
-    const { rows } = await q
-      .query<{ id: string }>(
-        `INSERT INTO chat_messages
-           (session_id, request_id, message_key, role, content, tool_calls, tokens, tokens_estimated, model)
-         VALUES ($1, $2, $3, 'assistant', $4, $5, $6, $7, $8)
-         ON CONFLICT (session_id, message_key) DO UPDATE SET message_key = EXCLUDED.message_key
-         RETURNING id`,
-        [
-          input.sessionId,
-          input.requestId,
-          `${input.requestId}:assistant`,
-          input.content,
-          input.toolCalls?.length ? JSON.stringify(input.toolCalls) : null,
-          input.usage.completionTokens,
-          input.usage.estimated,
-          input.model,
-        ],
-      )
-      .catch(failIfSessionGone);
-    return String(rows[0]?.id);
+  function insertReply(q: Queryable, input: SaveReplyInput): Promise<string> {
+    return insertMessage(q, {
+      sessionId: input.sessionId,
+      requestId: input.requestId,
+      key: `${input.requestId}:assistant`,
+      role: 'assistant',
+      content: input.content,
+      toolCalls: input.toolCalls,
+      tokens: input.usage.completionTokens,
+      tokensEstimated: input.usage.estimated,
+      model: input.model,
+    });
   }
 
   /** Sends the request's `done` (a completion's tool calls and finish reason with it). */

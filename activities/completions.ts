@@ -11,9 +11,9 @@
 import type { ChatSettings, CompletionRequest, PromptMessage } from '../contracts/definitions';
 import { FAILURE_TYPES, failure } from '../contracts/errors';
 import { trimConversation } from '../lib/conversation-trim';
+import { historyWindow, insertMessage, type MessageRole } from '../lib/messages';
 import { systemPrompt } from '../lib/prompt';
-import { isSessionGone } from '../lib/sessions';
-import { ContextTooLargeError, prune, type HistoryMessage } from '../lib/pruner';
+import { ContextTooLargeError, prune } from '../lib/pruner';
 import { countMessageTokens, modelInfo, REPLY_PRIMING_TOKENS } from '../lib/tokens';
 import { isSummaryDue } from '../lib/summary-due';
 import type { ActivityDeps } from './deps';
@@ -29,14 +29,8 @@ export interface PrepareCompletionInput {
   completion: CompletionRequest;
 }
 
-interface MessageRow {
-  id: string;
-  role: HistoryMessage['role'];
-  content: string;
-  tool_calls: HistoryMessage['toolCalls'];
-  tool_call_id: string | null;
-  tokens: number;
-}
+/** A client message that is stored (system messages join the system prompt instead). */
+type StoredPromptMessage = PromptMessage & { role: MessageRole };
 
 const contextTooLarge = (message: string) =>
   failure(FAILURE_TYPES.ContextTooLarge, message, { nonRetryable: true });
@@ -45,7 +39,14 @@ const contextTooLarge = (message: string) =>
 export function createCompletionActivities(deps: ActivityDeps) {
   const { db, events } = deps;
 
-  /** Builds the prompt of a completion; stores the turn in session mode. */
+  /**
+   * Builds the prompt of a completion; stores the turn in session mode.
+   *
+   * The session's owner is not checked here: the OpenAI door checks it in the API, once
+   * per request, before the request starts (api/chat.ts `startChat`), so an unknown or
+   * foreign session is an HTTP 404 that never reaches a workflow. A session deleted after
+   * that check ends the request `cancelled` when its turn is stored (lib/messages.ts).
+   */
   async function prepareCompletion(input: PrepareCompletionInput): Promise<PrepareChatOutput> {
     await events.append(input.userId, input.requestId, { type: 'status', state: 'pruning' });
     const model = modelInfo(input.model, deps.models);
@@ -64,17 +65,11 @@ export function createCompletionActivities(deps: ActivityDeps) {
       }
     }
 
-    const owner = await db.query<{ user_id: string }>('SELECT user_id FROM chat_sessions WHERE id = $1', [
-      input.sessionId,
-    ]);
-    if (owner.rows[0]?.user_id !== input.userId) {
-      throw failure(FAILURE_TYPES.NotFound, 'session not found', { nonRetryable: true });
-    }
     const user = await deps.userService.getContext(input.userId);
     const clientSystem = messages.filter((m) => m.role === 'system' && m.content).map((m) => m.content);
     const system = [systemPrompt(user), ...clientSystem].join('\n\n');
     const systemTokens = countMessageTokens({ role: 'system', content: system }, model.encoding);
-    const turn = messages.filter((m) => m.role !== 'system');
+    const turn = messages.filter((m): m is StoredPromptMessage => m.role !== 'system');
     const last = turn.at(-1);
     if (!last) throw failure(FAILURE_TYPES.BadRequest, 'no message to answer', { nonRetryable: true });
     if (REPLY_PRIMING_TOKENS + systemTokens + tokensOf(last) > budget) {
@@ -83,19 +78,7 @@ export function createCompletionActivities(deps: ActivityDeps) {
       );
     }
     const lastId = await storeTurn(input, turn, tokensOf);
-    const { rows } = await db.query<MessageRow>(
-      `SELECT id, role, content, tool_calls, tool_call_id, tokens FROM chat_messages
-        WHERE session_id = $1 AND id <= $2 ORDER BY id DESC LIMIT $3`,
-      [input.sessionId, lastId, settings.maxHistoryMessages],
-    );
-    const history: HistoryMessage[] = rows.reverse().map((r) => ({
-      id: String(r.id),
-      role: r.role,
-      content: r.content,
-      toolCalls: r.tool_calls,
-      toolCallId: r.tool_call_id,
-      tokens: r.tokens,
-    }));
+    const history = await historyWindow(db, input.sessionId, lastId, settings.maxHistoryMessages);
     const summary = await deps.summaries.get(input.sessionId);
     try {
       const pruned = prune({
@@ -131,7 +114,7 @@ export function createCompletionActivities(deps: ActivityDeps) {
    */
   async function storeTurn(
     input: PrepareCompletionInput,
-    turn: readonly PromptMessage[],
+    turn: readonly StoredPromptMessage[],
     tokensOf: (m: PromptMessage) => number,
   ): Promise<string> {
     const client = await db.connect();
@@ -139,40 +122,27 @@ export function createCompletionActivities(deps: ActivityDeps) {
     try {
       await client.query('BEGIN');
       for (const [i, m] of turn.entries()) {
-        const { rows } = await client.query<{ id: string }>(
-          `INSERT INTO chat_messages
-             (session_id, request_id, message_key, role, content, tool_calls, tool_call_id, tokens, model)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-           ON CONFLICT (session_id, message_key) DO UPDATE SET message_key = EXCLUDED.message_key
-           RETURNING id`,
-          [
-            input.sessionId,
-            input.requestId,
-            `${input.userId}:${input.requestId}:turn:${i}`,
-            m.role,
-            m.content ?? '',
-            m.tool_calls?.length ? JSON.stringify(m.tool_calls) : null,
-            m.tool_call_id ?? null,
-            tokensOf(m),
-            input.model,
-          ],
-        );
-        lastId = String(rows[0]?.id);
+        lastId = await insertMessage(client, {
+          sessionId: input.sessionId,
+          requestId: input.requestId,
+          key: `${input.userId}:${input.requestId}:turn:${i}`,
+          role: m.role,
+          content: m.content ?? '',
+          toolCalls: m.tool_calls,
+          toolCallId: m.tool_call_id,
+          tokens: tokensOf(m),
+          model: input.model,
+        });
       }
       await client.query('COMMIT');
       return lastId;
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);
-      // Deleted meanwhile (DELETE /v1/sessions/:id): the request ends cancelled, as on the WebSocket.
-      if (isSessionGone(err)) {
-        throw failure(FAILURE_TYPES.Cancelled, 'the session was deleted', { nonRetryable: true, cause: err as Error });
-      }
       throw err;
     } finally {
       client.release();
     }
   }
-
 
   return { prepareCompletion };
 }

@@ -9,6 +9,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { FAILURE_TYPES, failure, type FailureType } from '../contracts/errors';
 import { InvariantError } from '../lib/invariant';
 import { ContextTooLargeError } from '../lib/pruner';
+import { SessionGoneError } from '../lib/sessions';
 
 /** True for an error Postgres answered with a SQLSTATE (pg's DatabaseError). */
 function sqlState(err: unknown): string | undefined {
@@ -29,7 +30,8 @@ function permanent(type: FailureType, message: string, cause: unknown): Applicat
  * - SQLSTATE class 22 (data exception: text Postgres cannot store, a value out of
  *   range): the input is at fault, `BadRequest`;
  * - SQLSTATE class 23 (integrity constraint violation) and broken invariants: `Internal`;
- * - a message too large for the model: `ContextTooLarge`.
+ * - a message too large for the model: `ContextTooLarge`;
+ * - a message stored into a session deleted meanwhile: `Cancelled` (the request is over).
  */
 export function permanentFailure(err: unknown): ApplicationFailure | undefined {
   if (err instanceof ApplicationFailure) return undefined;
@@ -39,6 +41,7 @@ export function permanentFailure(err: unknown): ApplicationFailure | undefined {
   if (state?.startsWith('23')) return permanent(FAILURE_TYPES.Internal, `a database constraint failed: ${detail}`, err);
   if (err instanceof InvariantError) return permanent(FAILURE_TYPES.Internal, detail, err);
   if (err instanceof ContextTooLargeError) return permanent(FAILURE_TYPES.ContextTooLarge, detail, err);
+  if (err instanceof SessionGoneError) return permanent(FAILURE_TYPES.Cancelled, 'the session was deleted', err);
   return undefined;
 }
 

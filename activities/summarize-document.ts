@@ -11,7 +11,7 @@
  */
 import { Context } from '@temporalio/activity';
 import { CancelledFailure } from '@temporalio/common';
-import type { TokenUsage, ToolHeartbeat } from '../contracts/definitions';
+import { addUsage, NO_USAGE, type TokenUsage, type ToolHeartbeat } from '../contracts/definitions';
 import { FAILURE_TYPES, failure } from '../contracts/errors';
 import { countPromptTokens, countTextTokens, modelInfo } from '../lib/tokens';
 import { chunkText } from '../tools/chunking';
@@ -48,17 +48,6 @@ const SYSTEM_PROMPT =
 const SUMMARY_MAX_TOKENS = 300;
 /** One LLM call that takes longer than this fails the attempt (which then retries). */
 const LLM_CALL_TIMEOUT_MS = 120_000;
-
-const NO_USAGE: TokenUsage = { promptTokens: 0, completionTokens: 0, totalTokens: 0, estimated: false };
-
-function addUsage(a: TokenUsage, b: TokenUsage): TokenUsage {
-  return {
-    promptTokens: a.promptTokens + b.promptTokens,
-    completionTokens: a.completionTokens + b.completionTokens,
-    totalTokens: a.totalTokens + b.totalTokens,
-    estimated: a.estimated || b.estimated,
-  };
-}
 
 /** The checkpoint of an earlier attempt, if it belongs to this document's chunking. */
 function resumable(details: unknown, chunks: number): SummarizeCheckpoint | undefined {

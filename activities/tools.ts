@@ -13,6 +13,7 @@ import {
   type ToolOutcome,
 } from '../contracts/definitions';
 import type { RequestEvent } from '../contracts/protocol';
+import { insertMessage, type MessageRole } from '../lib/messages';
 import { toolDuration, toolExecutionsTotal } from '../lib/metrics';
 import { countMessageTokens, modelInfo } from '../lib/tokens';
 import { isToolName, runFastTool, validateToolCall } from '../tools/registry';
@@ -80,32 +81,27 @@ export function createToolActivities(deps: ActivityDeps) {
   const append = (c: { userId: string; requestId: string }, event: RequestEvent) =>
     events.append(c.userId, c.requestId, event);
 
-  /** Stores one message once (the key makes retries no-ops). */
+  /**
+   * Stores one message once (the key makes retries no-ops). A session deleted meanwhile
+   * ends the request `cancelled`, not retried (lib/messages.ts, activities/failures.ts).
+   */
   async function storeMessage(
-    sessionId: string,
-    requestId: string,
+    c: { sessionId: string; requestId: string; model: string },
     key: string,
-    model: string,
-    message: PromptMessage,
+    message: PromptMessage & { role: MessageRole },
   ): Promise<void> {
-    const { encoding } = modelInfo(model, deps.models);
-    await db.query(
-      `INSERT INTO chat_messages
-         (session_id, request_id, message_key, role, content, tool_calls, tool_call_id, tokens, model)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-       ON CONFLICT (session_id, message_key) DO NOTHING`,
-      [
-        sessionId,
-        requestId,
-        key,
-        message.role,
-        message.content ?? '',
-        message.tool_calls ? JSON.stringify(message.tool_calls) : null,
-        message.tool_call_id ?? null,
-        countMessageTokens(message, encoding),
-        model,
-      ],
-    );
+    const { encoding } = modelInfo(c.model, deps.models);
+    await insertMessage(db, {
+      sessionId: c.sessionId,
+      requestId: c.requestId,
+      key,
+      role: message.role,
+      content: message.content ?? '',
+      toolCalls: message.tool_calls,
+      toolCallId: message.tool_call_id,
+      tokens: countMessageTokens(message, encoding),
+      model: c.model,
+    });
   }
 
   function record(tool: string, status: ToolExecutionStatus, seconds: number): void {
@@ -115,7 +111,7 @@ export function createToolActivities(deps: ActivityDeps) {
 
   /** Stores the tool's message, then tells the client the outcome. */
   async function finishToolCall(input: FinishToolCallInput): Promise<void> {
-    await storeMessage(input.sessionId, input.requestId, `${input.requestId}:tool:${input.call.id}`, input.model, {
+    await storeMessage(input, `${input.requestId}:tool:${input.call.id}`, {
       role: 'tool',
       content: toolMessageContent(input.outcome),
       tool_call_id: input.call.id,
@@ -173,13 +169,7 @@ export function createToolActivities(deps: ActivityDeps) {
 
   /** Stores the assistant message that asked for tools (before any tool message). */
   async function saveToolCalls(input: SaveToolCallsInput): Promise<void> {
-    await storeMessage(
-      input.sessionId,
-      input.requestId,
-      `${input.requestId}:assistant:${input.round}`,
-      input.model,
-      input.message,
-    );
+    await storeMessage(input, `${input.requestId}:assistant:${input.round}`, { ...input.message, role: 'assistant' });
   }
 
   /** Counts one finished long-running tool execution (called once by its workflow). */

@@ -2,9 +2,10 @@
 import { randomUUID } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { ERRORS } from '../contracts/errors';
+import { listMessages } from '../lib/messages';
+import { ownsSession } from '../lib/sessions';
 import type { AuthUser } from './auth';
 import { authenticate, tokenOf } from './auth';
-import { ownsSession } from './chat';
 import type { ApiDeps } from './deps';
 import { AppError, sendError, toAppError } from './errors';
 import { isUuid } from './frames';
@@ -72,31 +73,10 @@ export function createApp(deps: ApiDeps, metricsText: () => Promise<{ contentTyp
     const user = userOf(req);
     const sessionId = String(req.params.sessionId).toLowerCase();
     const limit = parseLimit(req.query.limit);
-    if (!isUuid(sessionId) || !(await ownsSession(deps, user.userId, sessionId))) {
+    if (!isUuid(sessionId) || !(await ownsSession(deps.db, user.userId, sessionId))) {
       throw new AppError(ERRORS.NotFound, 'session not found');
     }
-    const { rows } = await deps.db.query<{
-      id: string;
-      role: string;
-      content: string;
-      created_at: Date;
-      tokens: number;
-    }>(
-      `SELECT id, role, content, created_at, tokens FROM (
-         SELECT id, role, content, created_at, tokens FROM chat_messages
-          WHERE session_id = $1 ORDER BY id DESC LIMIT $2) t
-        ORDER BY id`,
-      [sessionId, limit],
-    );
-    res.json({
-      messages: rows.map((r) => ({
-        id: String(r.id),
-        role: r.role,
-        content: r.content,
-        createdAt: r.created_at.toISOString(),
-        tokens: r.tokens,
-      })),
-    });
+    res.json({ messages: await listMessages(deps.db, sessionId, limit) });
   });
 
   v1.use(sessionsRouter(deps));

@@ -12,7 +12,7 @@ import {
 import { ERRORS } from '../contracts/errors';
 import { quotaRefusalsTotal } from '../lib/metrics';
 import type { Config } from '../lib/config';
-import { trackSessionRequest } from '../lib/sessions';
+import { ownsSession, trackSessionRequest } from '../lib/sessions';
 import type { chatWorkflow } from '../workflows/chat';
 import type { AuthUser } from './auth';
 import type { ApiDeps } from './deps';
@@ -34,29 +34,21 @@ export interface StartChat {
 /** Longest a chat workflow may run before Temporal ends it. */
 const CHAT_EXECUTION_TIMEOUT = '1h';
 
-/** True when the session exists and belongs to the user. */
-export async function ownsSession(
-  deps: ApiDeps,
-  userId: string,
-  sessionId: string,
-): Promise<boolean> {
-  const { rows } = await deps.db.query<{ user_id: string }>(
-    'SELECT user_id FROM chat_sessions WHERE id = $1',
-    [sessionId],
-  );
-  return rows[0]?.user_id === userId;
-}
-
 /**
  * Starts the request's workflow. The workflow id comes from (user, requestId), so the
  * same requestId again finds the running or finished workflow instead of a new run:
  * `duplicate` tells the caller to replay its events. New requests count against the
  * user's per-minute limit (shared by every API process); replays never do.
  *
- * A WebSocket chat's session is checked once, inside the workflow (`prepareChat`), not here: the
- * API starts requests without Postgres, so a chat sent while Postgres is briefly down
- * waits in its durable workflow and completes when it returns. An unknown or foreign
- * session ends the request with `error` `not_found` after `accepted`.
+ * A request's session is checked once, where the contract needs it (docs/API.md):
+ * - a WebSocket chat inside the workflow (`prepareChat`), not here: the API starts
+ *   requests without Postgres, so a chat sent while Postgres is briefly down waits in
+ *   its durable workflow and completes when it returns. An unknown or foreign session
+ *   ends the request with `error` `not_found` after `accepted`;
+ * - an OpenAI completion with a session here, before its workflow starts: the client
+ *   gets a plain HTTP 404, and `prepareCompletion` does not check again.
+ * Either way a session deleted after the check ends the request `cancelled` (the delete
+ * cancels it; a message stored into it meets the foreign key: lib/messages.ts).
  */
 export async function startChat(
   deps: ApiDeps,
@@ -78,11 +70,10 @@ export async function startChat(
       rate.retryAfterSeconds,
     );
   }
-  // The WebSocket checks the session inside the request (see above), so its chats ride
-  // out a Postgres outage; the OpenAI door answers 404 before it sends an HTTP status.
-  const stateless = req.completion?.stateless === true;
-  const checkHere = req.method === 'openai' && !stateless;
-  if (checkHere && !(await ownsSession(deps, user.userId, req.sessionId))) {
+  // A completion in a session is the request `prepareCompletion` runs: its one check is
+  // here (see above). A WebSocket chat is checked by `prepareChat`.
+  const checkHere = req.completion !== undefined && !req.completion.stateless;
+  if (checkHere && !(await ownsSession(deps.db, user.userId, req.sessionId))) {
     throw new AppError(ERRORS.NotFound, 'session not found');
   }
   // Before the start: deleting the session from now on cancels this request.

@@ -12,7 +12,7 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
 import type { ApiDeps } from '../api/deps';
 import type { Activities } from '../activities';
-import { TOOL_NAMES, type ChatWorkflowInput, type TokenUsage } from '../contracts/definitions';
+import { NO_USAGE, TOOL_NAMES, type ChatWorkflowInput, type TokenUsage } from '../contracts/definitions';
 import { errorSpecForType, FAILURE_TYPES, failure, failureType } from '../contracts/errors';
 
 /** The runner, and a way to wait until every request it started has ended. */
@@ -102,7 +102,7 @@ async function runChat(acts: Activities, input: ChatWorkflowInput): Promise<void
     });
   } catch (err) {
     const spec = errorSpecForType(failureType(err));
-    if (reserved) await settle(acts, input, zero, reserved.dailyLimit).catch(() => undefined);
+    if (reserved) await settle(acts, input, NO_USAGE, reserved.dailyLimit).catch(() => undefined);
     await acts.emitEvent({
       ...ids,
       event: { type: 'error', code: spec.code, message: spec.message },
@@ -115,8 +115,6 @@ async function runChat(acts: Activities, input: ChatWorkflowInput): Promise<void
 function inActivity<I, O>(fn: (input: I) => Promise<O>, input: I): Promise<O> {
   return new MockActivityEnvironment().run<[I], O, (input: I) => Promise<O>>(fn, input);
 }
-
-const zero: TokenUsage = { promptTokens: 0, completionTokens: 0, totalTokens: 0, estimated: false };
 
 function settle(acts: Activities, input: ChatWorkflowInput, usage: TokenUsage, dailyLimit: number) {
   return acts.settleUsage({

@@ -125,6 +125,27 @@ export interface TokenUsage {
   estimated: boolean;
 }
 
+/** No tokens used: the start of a sum of usages. */
+export const NO_USAGE: Readonly<TokenUsage> = Object.freeze({
+  promptTokens: 0,
+  completionTokens: 0,
+  totalTokens: 0,
+  estimated: false,
+});
+
+/**
+ * Adds two usages; the sum is estimated when either part was. Pure, so workflows (the
+ * chat request's LLM calls) and activities (a tool's LLM calls) add usage the same way.
+ */
+export function addUsage(a: TokenUsage, b: TokenUsage): TokenUsage {
+  return {
+    promptTokens: a.promptTokens + b.promptTokens,
+    completionTokens: a.completionTokens + b.completionTokens,
+    totalTokens: a.totalTokens + b.totalTokens,
+    estimated: a.estimated || b.estimated,
+  };
+}
+
 export type ChatWorkflowResult =
   | {
       status: 'completed';

@@ -1,5 +1,5 @@
 /** The Postgres pool. */
-import { Pool } from 'pg';
+import { Pool, type PoolClient } from 'pg';
 
 /** Creates a pool with bounded waits, so a down database answers with an error, not a hang. */
 export function createPool(databaseUrl: string, max = 10): Pool {
@@ -17,3 +17,6 @@ export function createPool(databaseUrl: string, max = 10): Pool {
 }
 
 export type { Pool };
+
+/** A pool or a checked-out client (e.g. inside a transaction): what a query needs. */
+export type Queryable = Pick<Pool | PoolClient, 'query'>;

@@ -8,6 +8,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { Pool } from 'pg';
+import type { Queryable } from './db';
 import { summaryCacheKey } from './summaries';
 
 /** A session as the API answers it. */
@@ -51,6 +52,11 @@ interface SessionRow {
   tokens: string;
 }
 
+/**
+ * One statement per page of sessions. The first user message (the automatic title) is
+ * read here, as a subquery, rather than through lib/messages.ts: as a query of its own
+ * it would cost a round trip per session, or a second query per page, for one column.
+ */
 const SELECT_SESSION = `
   SELECT s.id, s.title, s.created_at, s.last_message_at, s.last_message_at::text AS last_message_at_text,
          s.message_count,
@@ -179,6 +185,18 @@ export class SessionStore {
 }
 
 /**
+ * True when the session exists and belongs to the user. A chat request's session is
+ * checked once: where, and why there, is said at api/chat.ts `startChat`.
+ */
+export async function ownsSession(db: Queryable, userId: string, sessionId: string): Promise<boolean> {
+  const { rowCount } = await db.query('SELECT 1 FROM chat_sessions WHERE id = $1 AND user_id = $2', [
+    sessionId,
+    userId,
+  ]);
+  return rowCount === 1;
+}
+
+/**
  * Remembers a request as in flight in its session, before its workflow starts: a
  * delete that comes after this finds it and cancels it; a delete that came before has
  * already removed the session, so the request is refused (or ends `not_found` at its
@@ -204,4 +222,17 @@ export function isSessionGone(err: unknown): boolean {
   return (
     e?.code === '23503' && typeof e.constraint === 'string' && e.constraint.endsWith('_session_id_fkey')
   );
+}
+
+/**
+ * A message could not be stored because its session was deleted meanwhile (see
+ * {@link isSessionGone}). The activity wrapper (activities/failures.ts) ends the request
+ * `cancelled` at once: the delete also cancels it, and no retry can bring the session back.
+ */
+export class SessionGoneError extends Error {
+  override readonly name = 'SessionGoneError';
+
+  constructor(sessionId: string, cause: unknown) {
+    super(`session ${sessionId} was deleted`, { cause });
+  }
 }

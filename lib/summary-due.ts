@@ -2,9 +2,10 @@
  * When a session's older turns should be summarised (asynchronously): one rule for every
  * door (the WebSocket chat's prepareChat and the OpenAI-compatible session mode).
  */
-import type { Pool } from 'pg';
 import type { ChatSettings } from '../contracts/definitions';
 import type { CircuitBreaker } from './circuit-breaker';
+import type { Queryable } from './db';
+import { countMessagesBetween, countMessagesUpTo } from './messages';
 
 export interface SummaryDueQuery {
   sessionId: string;
@@ -24,28 +25,16 @@ export interface SummaryDueQuery {
  * closed. The queries are bounded by those settings, not by the conversation's length.
  */
 export async function isSummaryDue(
-  db: Pool,
+  db: Queryable,
   breaker: CircuitBreaker,
   q: SummaryDueQuery,
 ): Promise<boolean> {
   const { settings } = q;
-  const { rows } = await db.query<{ total: string; uncovered: string }>(
-    `SELECT
-       (SELECT count(*) FROM (SELECT 1 FROM chat_messages
-          WHERE session_id = $1 AND id <= $2 LIMIT $3) t) AS total,
-       (SELECT count(*) FROM (SELECT 1 FROM chat_messages
-          WHERE session_id = $1 AND id < $4 AND id > $5 LIMIT $6) u) AS uncovered`,
-    [
-      q.sessionId,
-      q.upToId,
-      settings.summaryThreshold + 1,
-      q.windowStartId,
-      q.watermark ?? '0',
-      settings.summaryMinNewMessages,
-    ],
-  );
-  const r = rows[0];
-  if (!r || Number(r.total) <= settings.summaryThreshold) return false;
-  if (Number(r.uncovered) < settings.summaryMinNewMessages) return false;
+  // Most sessions are short: one query answers them.
+  const total = await countMessagesUpTo(db, q.sessionId, q.upToId, settings.summaryThreshold + 1);
+  if (total <= settings.summaryThreshold) return false;
+  const min = settings.summaryMinNewMessages;
+  const uncovered = await countMessagesBetween(db, q.sessionId, q.watermark ?? '0', q.windowStartId, min);
+  if (uncovered < min) return false;
   return !(await breaker.isOpen().catch(() => true));
 }

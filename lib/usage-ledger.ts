@@ -4,8 +4,9 @@
  * billing workflow when that write failed), and the
  * source the Redis counters are rebuilt from. Also the per-user quota overrides.
  */
-import type { Pool, PoolClient } from 'pg';
+import type { Pool } from 'pg';
 import type { Plan, UsageRecord } from '../contracts/definitions';
+import type { Queryable } from './db';
 import { timeQuery } from './metrics';
 import type { LedgerBase, QuotaLimits } from './usage-counters';
 
@@ -32,7 +33,7 @@ export function startOfUtcMonth(t: Date, add = 0): Date {
 
 /** Inserts a request's usage; false when it was already there (idempotent). */
 export async function insertUsage(
-  db: Pick<Pool | PoolClient, 'query'>,
+  db: Queryable,
   r: UsageRecord,
 ): Promise<boolean> {
   const res = await timeQuery('usage_insert', () =>

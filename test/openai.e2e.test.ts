@@ -7,8 +7,10 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import OpenAI, { AuthenticationError, BadRequestError, NotFoundError, RateLimitError } from 'openai';
+import OpenAI, { APIError, AuthenticationError, BadRequestError, NotFoundError, RateLimitError } from 'openai';
 import { requestIdForKey } from '../api/openai/routes';
+import { chatWorkflowId } from '../contracts/definitions';
+import type { chatWorkflow } from '../workflows/chat';
 import { startSystem, type TestSystem } from './helpers/system';
 import { contentOf, postSse, type SseMessage } from './helpers/sse';
 import { waitForRows } from './helpers/usage';
@@ -381,6 +383,33 @@ describe('conversations', () => {
     }
     const stored = await sys.api.deps.db.query('SELECT count(*)::int AS n FROM chat_messages WHERE session_id = $1', [sessionId]);
     assert.equal(stored.rows[0]?.n, 0);
+  });
+
+  it('a session deleted after the API checked it ends the completion `cancelled` (409)', async () => {
+    const { client, key } = await newKeyUser();
+    const sessionId = await sys.createSession(key);
+    const { deps } = sys.api;
+    // The session goes between the API's check and the request's first step.
+    deps.chatRunner = async (input) => {
+      await deps.db.query('DELETE FROM chat_sessions WHERE id = $1', [input.sessionId]);
+      await sys.temporal.workflow.start<typeof chatWorkflow>('chatWorkflow', {
+        taskQueue: sys.config.taskQueues.chat,
+        workflowId: chatWorkflowId(input.userId, input.requestId),
+        args: [input],
+      });
+      return 'started';
+    };
+    try {
+      await assert.rejects(
+        client.chat.completions.create(
+          { model: sys.config.llm.model, messages: [{ role: 'user', content: 'still there?' }] },
+          { headers: { 'X-Session-Id': sessionId } },
+        ),
+        (err: unknown) => err instanceof APIError && err.status === 409 && err.code === 'cancelled',
+      );
+    } finally {
+      delete deps.chatRunner;
+    }
   });
 });
 

@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { chatWorkflowId } from '../contracts/definitions';
 import { summaryCacheKey } from '../lib/summaries';
+import { slowDocument } from './helpers/documents';
 import { eventually } from './helpers/poll';
 import { startSystem, type TestSystem } from './helpers/system';
 import type { TestClient } from './helpers/ws-client';
@@ -258,6 +259,32 @@ describe('DELETE /v1/sessions/:sessionId', () => {
       assert.equal(end.code, 'cancelled');
       const result = await sys.temporal.workflow.getHandle(chatWorkflowId(userId, requestId)).result();
       assert.equal(result.status, 'error');
+      assert.equal(client.of(requestId).filter((f) => f.type === 'done' || f.type === 'error').length, 1);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('a long tool whose session vanishes under it ends `cancelled` when its result is stored, not `internal`', async () => {
+    const { userId, sessionId, client } = await sys.newChat();
+    try {
+      const requestId = randomUUID();
+      // The second chunk keeps the tool busy while the session goes.
+      const doc = slowDocument(36, 40, 1, 1500);
+      const args = JSON.stringify({ text: doc.text, chunkTokens: 40 });
+      client.send({ type: 'chat', requestId, sessionId, content: `[[tool:summarize_document ${args}]]` });
+      await client.waitFor((fs) => fs.find((f) => f.requestId === requestId && f.type === 'tool_call'));
+      // Behind the API's back: the tool message's insert then meets the foreign key.
+      await sys.api.deps.db.query('DELETE FROM chat_sessions WHERE id = $1', [sessionId]);
+      const end = await client.end(requestId, 60_000);
+      assert.equal(end.type, 'error', JSON.stringify(end));
+      assert.equal(end.code, 'cancelled');
+      assert.ok(!client.of(requestId).some((f) => f.type === 'tool_result'), 'the tool result could not be stored');
+      const result = await sys.temporal.workflow.getHandle(chatWorkflowId(userId, requestId)).result();
+      assert.deepEqual({ status: result.status, code: 'code' in result ? result.code : undefined }, {
+        status: 'error',
+        code: 'cancelled',
+      });
       assert.equal(client.of(requestId).filter((f) => f.type === 'done' || f.type === 'error').length, 1);
     } finally {
       await client.close();

@@ -7,7 +7,9 @@
  * Returns the final reply with the usage of every LLM call (tools' included) added up.
  */
 import {
+  addUsage,
   MAX_TOOL_ROUNDS,
+  NO_USAGE,
   TOOL_NAMES,
   type ChatWorkflowInput,
   type LlmToolCall,
@@ -16,9 +18,6 @@ import {
 } from '../contracts/definitions';
 import { fast, llmActivities } from './proxies';
 import { runToolCalls } from './tool-calls';
-import { addUsage, NO_USAGE } from './usage';
-
-export { addUsage, NO_USAGE } from './usage';
 
 export interface Reply {
   content: string;

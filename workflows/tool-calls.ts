@@ -18,6 +18,8 @@ import {
   WorkflowIdReusePolicy,
 } from '@temporalio/workflow';
 import {
+  addUsage,
+  NO_USAGE,
   SESSION_ID_SEARCH_ATTRIBUTE,
   TOOL_NAME_SEARCH_ATTRIBUTE,
   legacyToolWorkflowId,
@@ -32,7 +34,6 @@ import {
 } from '../contracts/definitions';
 import { fast } from './proxies';
 import { toolWorkflow } from './tool';
-import { addUsage, NO_USAGE } from './usage';
 
 /** Patch id: task ids hold the user (chat workflows from before replay the old id). */
 const USER_SCOPED_TASK_IDS = 'user-scoped-task-ids';

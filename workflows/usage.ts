@@ -1,9 +1,9 @@
 /**
- * Token usage in workflows: usage arithmetic (`addUsage`, `NO_USAGE`), and the quota
- * and billing side of one chat request as the chat workflow drives it: reserve before
- * the LLM call, settle after it on every path, write the ledger row (by the reply step,
- * or `recordUsage` on failure), and only when that write fails hand the record to a
- * `billingWorkflow` (one workflow execution per request on the happy path).
+ * Token usage in workflows: the quota and billing side of one chat request as the chat
+ * workflow drives it: reserve before the LLM call, settle after it on every path, write
+ * the ledger row (by the reply step, or `recordUsage` on failure), and only when that
+ * write fails hand the record to a `billingWorkflow` (one workflow execution per request
+ * on the happy path). Usage arithmetic (`addUsage`, `NO_USAGE`) is in contracts/.
  *
  * Why the usage is settled from workflow code: the workflow outlives everything else
  * involved (the client may disconnect, the worker may die and be replaced), so cleanup
@@ -21,7 +21,9 @@ import {
   startChild,
 } from '@temporalio/workflow';
 import {
+  addUsage,
   billingWorkflowId,
+  NO_USAGE,
   type ChatWorkflowInput,
   type TokenUsage,
   type UsageRecord,
@@ -29,23 +31,6 @@ import {
 import { FAILURE_TYPES } from '../contracts/errors';
 import { billingWorkflow } from './billing';
 import { fast, storeActivities } from './proxies';
-
-export const NO_USAGE: TokenUsage = {
-  promptTokens: 0,
-  completionTokens: 0,
-  totalTokens: 0,
-  estimated: false,
-};
-
-/** Adds two usages; the sum is estimated when either part was. */
-export function addUsage(a: TokenUsage, b: TokenUsage): TokenUsage {
-  return {
-    promptTokens: a.promptTokens + b.promptTokens,
-    completionTokens: a.completionTokens + b.completionTokens,
-    totalTokens: a.totalTokens + b.totalTokens,
-    estimated: a.estimated || b.estimated,
-  };
-}
 
 /**
  * Tracks one request's reservation and settles it exactly once.

@@ -16,7 +16,7 @@
  * same key (without `Last-Event-ID`) gets the "final" rendering instead: the finished
  * reply in one piece, with ids `f.<k>`.
  */
-import type { LlmToolCall, TokenUsage } from '../../contracts/definitions';
+import { NO_USAGE, type LlmToolCall, type TokenUsage } from '../../contracts/definitions';
 
 /** Token counts as the `usage` event carries them. */
 export type Usage = Pick<TokenUsage, 'promptTokens' | 'completionTokens' | 'totalTokens'>;
@@ -106,7 +106,7 @@ export class ChunkRenderer {
   }
 
   private usageChunk(): unknown {
-    const u = this.usage ?? { promptTokens: 0, completionTokens: 0, totalTokens: 0 };
+    const u = this.usage ?? NO_USAGE;
     return {
       id: this.meta.id,
       object: 'chat.completion.chunk',
@@ -227,7 +227,7 @@ export function completionObject(
     model: meta.model,
     system_fingerprint: null,
     choices: [{ index: 0, message, logprobs: null, finish_reason: finishReasonOf(done) }],
-    usage: openAiUsage(usage ?? { promptTokens: 0, completionTokens: 0, totalTokens: 0 }),
+    usage: openAiUsage(usage ?? NO_USAGE),
   };
 }
 

@@ -1,0 +1,193 @@
+/**
+ * The messages repository: the statements on `chat_messages` (migration 001) of the
+ * chat steps, the summaries, and the API's listing (the one other reader is the sessions
+ * list's title subquery, lib/sessions.ts). Functions take a {@link Queryable}, so a
+ * caller inside a transaction passes its client.
+ *
+ * One write rule: a message is stored once per (session, message key). The key comes
+ * from the request (e.g. `<requestId>:user`), so a retried step writes the same key again,
+ * changes nothing, and gets back the id the first attempt stored.
+ */
+import type { LlmToolCall } from '../contracts/definitions';
+import type { Queryable } from './db';
+import type { HistoryMessage } from './pruner';
+import { isSessionGone, SessionGoneError } from './sessions';
+
+export type MessageRole = HistoryMessage['role'];
+
+/** A message to store. */
+export interface NewMessage {
+  sessionId: string;
+  requestId: string;
+  /** Unique within the session: the same key again is the same message (a retry). */
+  key: string;
+  role: MessageRole;
+  content: string;
+  toolCalls?: readonly LlmToolCall[];
+  toolCallId?: string;
+  /** Prompt cost of the message, counted once when stored (lib/tokens.ts). */
+  tokens: number;
+  /** True when `tokens` was counted locally because the provider reported no usage. */
+  tokensEstimated?: boolean;
+  model: string;
+}
+
+/** A message as `GET /v1/sessions/:sessionId/messages` answers it (docs/API.md). */
+export interface MessageView {
+  id: string;
+  role: MessageRole;
+  content: string;
+  createdAt: string;
+  tokens: number;
+}
+
+interface MessageRow {
+  id: string;
+  role: MessageRole;
+  content: string;
+  tool_calls: LlmToolCall[] | null;
+  tool_call_id: string | null;
+  tokens: number;
+  created_at: Date;
+}
+
+const COLUMNS = 'id, role, content, tool_calls, tool_call_id, tokens, created_at';
+
+function toHistory(r: MessageRow): HistoryMessage {
+  return {
+    id: String(r.id),
+    role: r.role,
+    content: r.content,
+    toolCalls: r.tool_calls,
+    toolCallId: r.tool_call_id,
+    tokens: r.tokens,
+  };
+}
+
+/**
+ * Stores the message once and returns its id, whether this call stored it or an earlier
+ * attempt did. The no-op `DO UPDATE` is what returns that id: `DO NOTHING` returns no
+ * row on a conflict, and a second SELECT would not see a row that a concurrent attempt
+ * committed after this statement began. (Only INSERT triggers keep the session's counts,
+ * and a conflict fires none.) Throws {@link SessionGoneError} when the session no longer
+ * exists.
+ */
+export async function insertMessage(q: Queryable, m: NewMessage): Promise<string> {
+  try {
+    const { rows } = await q.query<{ id: string }>(
+      `INSERT INTO chat_messages
+         (session_id, request_id, message_key, role, content, tool_calls, tool_call_id, tokens, tokens_estimated, model)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+       ON CONFLICT (session_id, message_key) DO UPDATE SET message_key = EXCLUDED.message_key
+       RETURNING id`,
+      [
+        m.sessionId,
+        m.requestId,
+        m.key,
+        m.role,
+        m.content,
+        m.toolCalls?.length ? JSON.stringify(m.toolCalls) : null,
+        m.toolCallId ?? null,
+        m.tokens,
+        m.tokensEstimated ?? false,
+        m.model,
+      ],
+    );
+    return String(rows[0]?.id);
+  } catch (err) {
+    if (isSessionGone(err)) throw new SessionGoneError(m.sessionId, err);
+    throw err;
+  }
+}
+
+/** The session's `limit` newest messages (none newer than `upToId` when given), newest first. */
+async function newestRows(q: Queryable, sessionId: string, limit: number, upToId?: string): Promise<MessageRow[]> {
+  const { rows } = await q.query<MessageRow>(
+    upToId === undefined
+      ? `SELECT ${COLUMNS} FROM chat_messages WHERE session_id = $1 ORDER BY id DESC LIMIT $2`
+      : `SELECT ${COLUMNS} FROM chat_messages WHERE session_id = $1 AND id <= $3 ORDER BY id DESC LIMIT $2`,
+    upToId === undefined ? [sessionId, limit] : [sessionId, limit, upToId],
+  );
+  return rows;
+}
+
+/**
+ * A request's history window, oldest first: the session's `limit` newest messages that
+ * end at `upToId`, the request's own (last) message. Messages of later requests in the
+ * same session never leak into this prompt, even on a retry.
+ */
+export async function historyWindow(
+  q: Queryable,
+  sessionId: string,
+  upToId: string,
+  limit: number,
+): Promise<HistoryMessage[]> {
+  return (await newestRows(q, sessionId, limit, upToId)).reverse().map(toHistory);
+}
+
+/** The session's `limit` newest messages, oldest first, as the API answers them. */
+export async function listMessages(q: Queryable, sessionId: string, limit: number): Promise<MessageView[]> {
+  return (await newestRows(q, sessionId, limit)).reverse().map((r) => ({
+    id: String(r.id),
+    role: r.role,
+    content: r.content,
+    createdAt: r.created_at.toISOString(),
+    tokens: r.tokens,
+  }));
+}
+
+/** Up to `limit` messages with ids strictly between `afterId` and `beforeId`, oldest first. */
+export async function messagesBetween(
+  q: Queryable,
+  sessionId: string,
+  afterId: string,
+  beforeId: string,
+  limit: number,
+): Promise<HistoryMessage[]> {
+  const { rows } = await q.query<MessageRow>(
+    `SELECT ${COLUMNS} FROM chat_messages
+      WHERE session_id = $1 AND id > $2 AND id < $3 ORDER BY id LIMIT $4`,
+    [sessionId, afterId, beforeId, limit],
+  );
+  return rows.map(toHistory);
+}
+
+/*
+ * Counts stop at `cap`: callers only ask "at least N?", so a count costs O(cap), not
+ * O(history).
+ */
+
+/** How many of the session's messages have ids up to `upToId` (at most `cap`). */
+export async function countMessagesUpTo(q: Queryable, sessionId: string, upToId: string, cap: number): Promise<number> {
+  const { rows } = await q.query<{ n: string }>(
+    `SELECT count(*) AS n FROM (SELECT 1 FROM chat_messages
+      WHERE session_id = $1 AND id <= $2 LIMIT $3) t`,
+    [sessionId, upToId, cap],
+  );
+  return Number(rows[0]?.n ?? 0);
+}
+
+/** How many of the session's messages have ids strictly between the two (at most `cap`). */
+export async function countMessagesBetween(
+  q: Queryable,
+  sessionId: string,
+  afterId: string,
+  beforeId: string,
+  cap: number,
+): Promise<number> {
+  const { rows } = await q.query<{ n: string }>(
+    `SELECT count(*) AS n FROM (SELECT 1 FROM chat_messages
+      WHERE session_id = $1 AND id > $2 AND id < $3 LIMIT $4) t`,
+    [sessionId, afterId, beforeId, cap],
+  );
+  return Number(rows[0]?.n ?? 0);
+}
+
+/** Id of the session's `n`-th newest message (1: the newest); undefined when it has fewer. */
+export async function nthNewestMessageId(q: Queryable, sessionId: string, n: number): Promise<string | undefined> {
+  const { rows } = await q.query<{ id: string }>(
+    'SELECT id FROM chat_messages WHERE session_id = $1 ORDER BY id DESC OFFSET $2 LIMIT 1',
+    [sessionId, n - 1],
+  );
+  return rows[0] === undefined ? undefined : String(rows[0].id);
+}
