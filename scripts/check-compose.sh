@@ -32,25 +32,9 @@ LOG="$TOOLS/check-compose.log"
 SKIP=77
 
 log() { echo "check-compose: $*" >&2; }
-have() { command -v "$1" >/dev/null 2>&1; }
+# shellcheck source=lib/tools.sh
+. "$ROOT/scripts/lib/tools.sh"
 may_install() { [ "${CHECK_COMPOSE_NO_INSTALL:-}" != 1 ]; }
-
-as_root() {
-  if [ "$(id -u)" = 0 ]; then
-    "$@"
-  elif have sudo && sudo -n true 2>/dev/null; then
-    sudo "$@"
-  else
-    return 1
-  fi
-}
-
-apt_ready() {
-  have apt-get || return 1
-  # Package lists may be empty on a fresh image: refresh once when a lookup fails.
-  apt-cache show "$1" >/dev/null 2>&1 || as_root apt-get update -qq >>"$LOG" 2>&1 || true
-  apt-cache show "$1" >/dev/null 2>&1
-}
 
 # --- Compose CLIs ----------------------------------------------------------------
 
@@ -74,8 +58,7 @@ install_compose_v2() {
 install_compose_v1() {
   apt_ready docker-compose || return 1
   log "installing Debian package docker-compose"
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-    docker-compose >>"$LOG" 2>&1
+  apt_install docker-compose
 }
 
 # Fills COMPOSES with one command line per available Compose implementation.
@@ -115,15 +98,7 @@ find_promtool() {
     PROMTOOL="$PROMTOOL_DIR/promtool"
   elif may_install && apt_ready prometheus; then
     log "extracting promtool from Debian package prometheus"
-    local tmp
-    tmp="$(mktemp -d)"
-    if (cd "$tmp" && apt-get download prometheus >>"$LOG" 2>&1 && dpkg-deb -x prometheus_*.deb x) &&
-      [ -x "$tmp/x/usr/bin/promtool" ]; then
-      mkdir -p "$PROMTOOL_DIR"
-      mv "$tmp/x/usr/bin/promtool" "$PROMTOOL_DIR/promtool"
-      PROMTOOL="$PROMTOOL_DIR/promtool"
-    fi
-    rm -rf "$tmp"
+    extract_from_deb prometheus "$PROMTOOL_DIR" promtool && PROMTOOL="$PROMTOOL_DIR/promtool"
   fi
 }
 

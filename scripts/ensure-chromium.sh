@@ -9,17 +9,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 LOG="$ROOT/.tools/ensure-chromium.log"
 
 log() { echo "ensure-chromium: $*" >&2; }
-have() { command -v "$1" >/dev/null 2>&1; }
-
-as_root() {
-  if [ "$(id -u)" = 0 ]; then
-    "$@"
-  elif have sudo && sudo -n true 2>/dev/null; then
-    sudo "$@"
-  else
-    return 1
-  fi
-}
+# shellcheck source=lib/tools.sh
+. "$ROOT/scripts/lib/tools.sh"
 
 found() {
   if [ -x /usr/bin/chromium ]; then
@@ -32,11 +23,8 @@ found() {
 }
 
 found && exit 0
-have apt-get || { log "chromium not found and no apt-get to install it"; exit 1; }
 mkdir -p "$ROOT/.tools"
-# Package lists may be empty on a fresh image: refresh once when the lookup fails.
-apt-cache show chromium >/dev/null 2>&1 || as_root apt-get update -qq >>"$LOG" 2>&1 || true
+apt_ready chromium || { log "chromium not found and apt cannot install it"; exit 1; }
 log "installing Debian package chromium"
-as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-  chromium >>"$LOG" 2>&1 || true
+apt_install chromium || true
 found || { log "could not install chromium (see $LOG)"; exit 1; }

@@ -14,17 +14,8 @@ LOCAL="$ROOT/.tools/prometheus"
 LOG="$ROOT/.tools/ensure-prometheus.log"
 
 log() { echo "ensure-prometheus: $*" >&2; }
-have() { command -v "$1" >/dev/null 2>&1; }
-
-as_root() {
-  if [ "$(id -u)" = 0 ]; then
-    "$@"
-  elif have sudo && sudo -n true 2>/dev/null; then
-    sudo "$@"
-  else
-    return 1
-  fi
-}
+# shellcheck source=lib/tools.sh
+. "$ROOT/scripts/lib/tools.sh"
 
 found() {
   if have prometheus; then
@@ -37,11 +28,8 @@ found() {
 }
 
 found && exit 0
-have apt-get || { log "prometheus not found and no apt-get to install it"; exit 1; }
 mkdir -p "$ROOT/.tools"
-
-# Package lists may be empty on a fresh image: refresh once when the lookup fails.
-apt-cache show prometheus >/dev/null 2>&1 || as_root apt-get update -qq >>"$LOG" 2>&1 || true
+apt_ready prometheus || { log "prometheus not found and apt cannot install it"; exit 1; }
 
 install_package() {
   local policy=/usr/sbin/policy-rc.d added=""
@@ -52,23 +40,14 @@ install_package() {
   fi
   log "installing Debian package prometheus (its service is not started)"
   local status=0
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-    prometheus >>"$LOG" 2>&1 || status=$?
+  apt_install prometheus || status=$?
   if [ -n "$added" ]; then as_root rm -f "$policy"; fi
   return "$status"
 }
 
 extract_package() {
   log "downloading Debian package prometheus into $LOCAL (no root)"
-  local tmp
-  tmp="$(mktemp -d)"
-  if (cd "$tmp" && apt-get download prometheus >>"$LOG" 2>&1 && dpkg-deb -x prometheus_*.deb x) &&
-    [ -x "$tmp/x/usr/bin/prometheus" ]; then
-    mkdir -p "$LOCAL"
-    mv "$tmp/x/usr/bin/prometheus" "$LOCAL/prometheus"
-    [ -x "$tmp/x/usr/bin/promtool" ] && mv "$tmp/x/usr/bin/promtool" "$LOCAL/promtool"
-  fi
-  rm -rf "$tmp"
+  extract_from_deb prometheus "$LOCAL" prometheus promtool
 }
 
 install_package || true
