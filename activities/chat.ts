@@ -18,12 +18,11 @@ import type { Queryable } from '../lib/db';
 import { InvariantError } from '../lib/invariant';
 import { historyWindow, insertMessage } from '../lib/messages';
 import { systemPrompt } from '../lib/prompt';
-import { prune } from '../lib/pruner';
 import { countMessageTokens, modelInfo, REPLY_PRIMING_TOKENS } from '../lib/tokens';
 import { ownsSession } from '../lib/sessions';
 import { insertUsage } from '../lib/usage-ledger';
-import { isSummaryDue } from '../lib/summary-due';
 import type { ActivityDeps } from './deps';
+import { sessionPrompt } from './session-prompt';
 
 export interface PrepareChatInput {
   requestId: string;
@@ -139,32 +138,15 @@ export function createChatActivities(deps: ActivityDeps) {
       // The stored message is not this request's (it would prune someone else's turn).
       throw new InvariantError(`message ${userMessageId} is not the newest user message of the session`);
     }
-    const summary = await deps.summaries.get(input.sessionId);
-    const pruned = prune({
-      systemPrompt: system,
-      systemTokens,
-      summary: summary && {
-        text: summary.text,
-        watermark: summary.watermark,
-        tokens: summary.tokens,
-      },
-      history,
-      maxMessages: settings.maxHistoryMessages,
-      budget,
-    });
-    const summaryDue = await isSummaryDue(db, deps.summaryBreaker, {
+    return sessionPrompt(deps, {
       sessionId: input.sessionId,
+      history,
       upToId: userMessageId,
-      windowStartId: pruned.windowStartId,
-      watermark: summary?.watermark,
+      system,
+      systemTokens,
+      budget,
       settings,
     });
-    return {
-      messages: pruned.messages,
-      promptTokens: pruned.promptTokens,
-      summaryDue,
-      windowStartId: pruned.windowStartId,
-    };
   }
 
   /** Inserts the assistant's reply (once per request); returns its message id. */

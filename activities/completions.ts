@@ -13,10 +13,10 @@ import { FAILURE_TYPES, failure } from '../contracts/errors';
 import { trimConversation } from '../lib/conversation-trim';
 import { historyWindow, insertMessage, type MessageRole } from '../lib/messages';
 import { systemPrompt } from '../lib/prompt';
-import { ContextTooLargeError, prune } from '../lib/pruner';
+import { ContextTooLargeError } from '../lib/pruner';
 import { countMessageTokens, modelInfo, REPLY_PRIMING_TOKENS } from '../lib/tokens';
-import { isSummaryDue } from '../lib/summary-due';
 import type { ActivityDeps } from './deps';
+import { contextTooLarge, sessionPrompt } from './session-prompt';
 import type { PrepareChatOutput } from './chat';
 
 export interface PrepareCompletionInput {
@@ -31,9 +31,6 @@ export interface PrepareCompletionInput {
 
 /** A client message that is stored (system messages join the system prompt instead). */
 type StoredPromptMessage = PromptMessage & { role: MessageRole };
-
-const contextTooLarge = (message: string) =>
-  failure(FAILURE_TYPES.ContextTooLarge, message, { nonRetryable: true });
 
 /** Creates the completion-prompt activity over its dependencies. */
 export function createCompletionActivities(deps: ActivityDeps) {
@@ -79,33 +76,7 @@ export function createCompletionActivities(deps: ActivityDeps) {
     }
     const lastId = await storeTurn(input, turn, tokensOf);
     const history = await historyWindow(db, input.sessionId, lastId, settings.maxHistoryMessages);
-    const summary = await deps.summaries.get(input.sessionId);
-    try {
-      const pruned = prune({
-        systemPrompt: system,
-        systemTokens,
-        summary: summary && { text: summary.text, watermark: summary.watermark, tokens: summary.tokens },
-        history,
-        maxMessages: settings.maxHistoryMessages,
-        budget,
-      });
-      const summaryDue = await isSummaryDue(deps.db, deps.summaryBreaker, {
-        sessionId: input.sessionId,
-        upToId: lastId,
-        windowStartId: pruned.windowStartId,
-        watermark: summary?.watermark,
-        settings,
-      });
-      return {
-        messages: pruned.messages,
-        promptTokens: pruned.promptTokens,
-        summaryDue,
-        windowStartId: pruned.windowStartId,
-      };
-    } catch (err) {
-      if (err instanceof ContextTooLargeError) throw contextTooLarge(err.message);
-      throw err;
-    }
+    return sessionPrompt(deps, { sessionId: input.sessionId, history, upToId: lastId, system, systemTokens, budget, settings });
   }
 
   /**
