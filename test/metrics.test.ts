@@ -26,7 +26,8 @@ import {
   startMetricsServer,
   type MetricsServer,
 } from '../workers/metrics-server';
-import { ensurePrometheus, freePort, startPrometheus, type Prometheus } from './helpers/prometheus';
+import { freePort } from './helpers/free-port';
+import { ensurePrometheus, startPrometheus, type Prometheus } from './helpers/prometheus';
 import { eventually } from './helpers/poll';
 import { startSystem, type TestSystem } from './helpers/system';
 import type { TestClient } from './helpers/ws-client';

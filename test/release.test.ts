@@ -10,7 +10,6 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Connection } from '@temporalio/client';
@@ -26,6 +25,7 @@ import {
   type ReleaseProcess,
 } from './helpers/release';
 import { TestClient } from './helpers/ws-client';
+import { freePort } from './helpers/free-port';
 
 /** tsc plus the bundle on a loaded two-core machine. */
 const BUILD_TIMEOUT_MS = 240_000;
@@ -37,14 +37,6 @@ const jwtSecret = randomBytes(16).toString('hex');
 const started: ReleaseProcess[] = [];
 let connection: Connection | undefined;
 
-/** A port nothing listens on right now. */
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** Every .js file under `dir`. */
 function jsFiles(dir: string): string[] {

@@ -17,6 +17,7 @@ import { migrate } from '../lib/migrate';
 import { createCacheRedis, createRedis } from '../lib/redis';
 import { UserService, USER_CACHE_VIEWS, type UserServiceOptions } from '../lib/user-service';
 import { ensureUser } from '../lib/users';
+import { freePort } from './helpers/free-port';
 
 const { databaseUrl: DATABASE_URL, redisUrl: REDIS_URL } = loadConfig();
 
@@ -280,15 +281,6 @@ describe('Redis outages', () => {
   let port: number;
   let server: ChildProcess | undefined;
 
-  async function freePort(): Promise<number> {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1');
-    await once(srv, 'listening');
-    const p = (srv.address() as net.AddressInfo).port;
-    srv.close();
-    await once(srv, 'close');
-    return p;
-  }
 
   async function startRedis(): Promise<void> {
     const child = spawn(

@@ -7,7 +7,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -19,6 +18,7 @@ import { startThrowawayPostgres, type ThrowawayPostgres } from '../helpers/throw
 import { eventually } from '../helpers/poll';
 import { ensureBundle } from '../helpers/tool-worker-process';
 import { TestClient } from '../helpers/ws-client';
+import { freePort } from '../helpers/free-port';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const JWT_SECRET = `fault-suite-${randomUUID()}`;
@@ -42,18 +42,6 @@ process.once('SIGTERM', () => {
   process.exit(143);
 });
 
-/** A free TCP port on 127.0.0.1. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** Starts a process; `ready` (output text or a probe) says when it serves. */
 async function startProc(

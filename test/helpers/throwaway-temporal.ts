@@ -5,13 +5,13 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
 import { loadToolingConfig } from '../../lib/config';
 import { SEARCH_ATTRIBUTES, findTemporalBinary } from '../../scripts/services/temporal';
+import { freePort } from './free-port';
 
 export interface ServerOptions {
   /** Persist to a SQLite file in a temp dir (like the shared dev server) instead of memory. */
@@ -28,16 +28,6 @@ export interface ThrowawayServer {
   stop(): Promise<void>;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** Starts a dev server and waits until it answers (at most 60 s). */
 /** CPU time (user + system) a process has used so far, in ms (Linux). */
