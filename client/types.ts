@@ -35,30 +35,7 @@ export type DoneFrame = FrameOf<'done'>;
 /** The frame that ends a request: exactly one per request. */
 export type TerminalFrame = DoneFrame | ErrorFrame;
 
-/** `GET /v1/sessions` item. */
-export interface Session {
-  sessionId: string;
-  /** The user's title, else the start of the first user message, else null. */
-  title: string | null;
-  createdAt: string;
-  lastMessageAt: string;
-  messageCount: number;
-  /** Tokens billed in this session. */
-  tokens: number;
-}
-
-export interface SessionPage {
-  sessions: Session[];
-  nextCursor?: string;
-}
-
-export interface Message {
-  id: string;
-  role: 'user' | 'assistant' | 'tool';
-  content: string;
-  createdAt: string;
-  tokens: number;
-}
+export type { Message, Session, SessionPage } from '../contracts/http';
 
 export interface Preferences {
   depthPreference: string;

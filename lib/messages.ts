@@ -9,6 +9,7 @@
  * changes nothing, and gets back the id the first attempt stored.
  */
 import type { LlmToolCall } from '../contracts/definitions';
+import type { Message } from '../contracts/http';
 import type { Queryable } from './db';
 import type { HistoryMessage } from './pruner';
 import { isSessionGone, SessionGoneError } from './sessions';
@@ -30,15 +31,6 @@ export interface NewMessage {
   /** True when `tokens` was counted locally because the provider reported no usage. */
   tokensEstimated?: boolean;
   model: string;
-}
-
-/** A message as `GET /v1/sessions/:sessionId/messages` answers it (docs/API.md). */
-export interface MessageView {
-  id: string;
-  role: MessageRole;
-  content: string;
-  createdAt: string;
-  tokens: number;
 }
 
 interface MessageRow {
@@ -126,7 +118,7 @@ export async function historyWindow(
 }
 
 /** The session's `limit` newest messages, oldest first, as the API answers them. */
-export async function listMessages(q: Queryable, sessionId: string, limit: number): Promise<MessageView[]> {
+export async function listMessages(q: Queryable, sessionId: string, limit: number): Promise<Message[]> {
   return (await newestRows(q, sessionId, limit)).reverse().map((r) => ({
     id: String(r.id),
     role: r.role,

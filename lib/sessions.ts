@@ -8,26 +8,9 @@
  */
 import type { Redis } from 'ioredis';
 import type { Pool } from 'pg';
+import type { Session, SessionPage } from '../contracts/http';
 import type { Queryable } from './db';
 import { summaryCacheKey } from './summaries';
-
-/** A session as the API answers it. */
-export interface SessionView {
-  sessionId: string;
-  /** The user's title, else the start of the first user message, else null. */
-  title: string | null;
-  createdAt: string;
-  lastMessageAt: string;
-  messageCount: number;
-  /** The session's billed total (usage records, kept even after a delete). */
-  tokens: number;
-}
-
-export interface SessionPage {
-  sessions: SessionView[];
-  /** Opaque; absent on the last page. */
-  nextCursor?: string;
-}
 
 /** Longest automatic title (characters). */
 export const AUTO_TITLE_MAX_CHARS = 80;
@@ -83,7 +66,7 @@ export function autoTitle(firstMessage: string | null): string | null {
   return chars.length <= AUTO_TITLE_MAX_CHARS ? folded : chars.slice(0, AUTO_TITLE_MAX_CHARS).join('').trimEnd();
 }
 
-function toView(r: SessionRow): SessionView {
+function toView(r: SessionRow): Session {
   return {
     sessionId: r.id,
     title: r.title ?? autoTitle(r.first_user_message),
@@ -144,7 +127,7 @@ export class SessionStore {
   }
 
   /** The user's session, or undefined (missing or someone else's). */
-  async get(userId: string, sessionId: string): Promise<SessionView | undefined> {
+  async get(userId: string, sessionId: string): Promise<Session | undefined> {
     const { rows } = await this.db.query<SessionRow>(`${SELECT_SESSION} WHERE s.id = $1 AND s.user_id = $2`, [
       sessionId,
       userId,
@@ -153,7 +136,7 @@ export class SessionStore {
   }
 
   /** Sets the title (already validated); undefined when the user has no such session. */
-  async rename(userId: string, sessionId: string, title: string): Promise<SessionView | undefined> {
+  async rename(userId: string, sessionId: string, title: string): Promise<Session | undefined> {
     const { rowCount } = await this.db.query('UPDATE chat_sessions SET title = $3 WHERE id = $1 AND user_id = $2', [
       sessionId,
       userId,
