@@ -47,7 +47,11 @@ export interface ChatRunOptions {
 }
 
 /** Runs one chat request whose activities are {@link chatFakes} with `fakes` over them. */
-export async function runChat(env: WorkflowEnv, fakes: FakeActivities, options: ChatRunOptions = {}): Promise<ChatRun> {
+export async function runChat(
+  env: WorkflowEnv,
+  fakes: FakeActivities,
+  options: ChatRunOptions = {},
+): Promise<ChatRun> {
   const taskQueues = options.taskQueues ?? singleQueue();
   const input = chatInput(taskQueues, options.input);
   const calls = new CallLog();
@@ -70,7 +74,10 @@ async function ending(handle: WorkflowHandle<typeof chatWorkflow>): Promise<Ende
     return { result: await handle.result() };
   } catch (err) {
     assert.ok(err instanceof WorkflowFailedError, `the workflow failed: ${String(err)}`);
-    assert.ok(err.cause instanceof ApplicationFailure, `an application failure: ${String(err.cause)}`);
+    assert.ok(
+      err.cause instanceof ApplicationFailure,
+      `an application failure: ${String(err.cause)}`,
+    );
     return { failure: err.cause };
   }
 }

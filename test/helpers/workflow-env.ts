@@ -13,7 +13,12 @@ import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import type { Activities } from '../../activities';
 import { chatSettings } from '../../api/chat';
-import type { ChatSettings, ChatWorkflowInput, TaskQueues, TokenUsage } from '../../contracts/definitions';
+import type {
+  ChatSettings,
+  ChatWorkflowInput,
+  TaskQueues,
+  TokenUsage,
+} from '../../contracts/definitions';
 import { loadConfig } from '../../lib/config';
 import { ensureBundle } from './tool-worker-process';
 
@@ -37,7 +42,9 @@ export class CallLog {
 
   /** The inputs of every call of `name`, typed as that activity's input. */
   of<K extends keyof Activities>(name: K): Array<Parameters<Activities[K]>[0]> {
-    return this.calls.filter((c) => c.name === name).map((c) => c.input as Parameters<Activities[K]>[0]);
+    return this.calls
+      .filter((c) => c.name === name)
+      .map((c) => c.input as Parameters<Activities[K]>[0]);
   }
 
   count(name: keyof Activities): number {
@@ -48,7 +55,9 @@ export class CallLog {
 /** The same fakes, each logging its input to `log` before it runs (activities take one input). */
 export function recorded<T extends FakeActivities>(fakes: T, log: CallLog): T {
   const wrapped: Record<string, (input: unknown) => Promise<unknown>> = {};
-  for (const [name, fn] of Object.entries(fakes) as Array<[keyof Activities, (input: unknown) => Promise<unknown>]>) {
+  for (const [name, fn] of Object.entries(fakes) as Array<
+    [keyof Activities, (input: unknown) => Promise<unknown>]
+  >) {
     wrapped[name] = (input: unknown) => {
       log.calls.push({ name, input });
       return fn(input);
@@ -58,7 +67,12 @@ export function recorded<T extends FakeActivities>(fakes: T, log: CallLog): T {
 }
 
 /** The usage every fake LLM call reports, unless a test says otherwise. */
-export const LLM_USAGE: TokenUsage = { promptTokens: 12, completionTokens: 5, totalTokens: 17, estimated: false };
+export const LLM_USAGE: TokenUsage = {
+  promptTokens: 12,
+  completionTokens: 5,
+  totalTokens: 17,
+  estimated: false,
+};
 
 /** When the fake settle says the usage was settled (the ledger record's `createdAt`). */
 export const SETTLED_AT = '2026-01-02T03:04:05.000Z';
@@ -77,9 +91,12 @@ export function chatFakes(overrides: FakeActivities = {}): FakeActivities {
         summaryDue: false,
         windowStartId: 'window-start',
       }),
-    reserveQuota: (input) => Promise.resolve({ amount: input.amount, dailyLimit: 50_000, monthlyLimit: 1_500_000 }),
-    callLlm: () => Promise.resolve({ content: 'Hello!', toolCalls: [], finishReason: 'stop', usage: LLM_USAGE }),
-    settleUsage: (input) => Promise.resolve({ settledAt: SETTLED_AT, dailyUsed: input.usage.totalTokens }),
+    reserveQuota: (input) =>
+      Promise.resolve({ amount: input.amount, dailyLimit: 50_000, monthlyLimit: 1_500_000 }),
+    callLlm: () =>
+      Promise.resolve({ content: 'Hello!', toolCalls: [], finishReason: 'stop', usage: LLM_USAGE }),
+    settleUsage: (input) =>
+      Promise.resolve({ settledAt: SETTLED_AT, dailyUsed: input.usage.totalTokens }),
     saveReply: () => Promise.resolve({ messageId: 'reply-1' }),
     recordUsage: () => Promise.resolve({ inserted: true }),
     emitEvent: () => Promise.resolve(),
@@ -93,7 +110,9 @@ export function chatFakes(overrides: FakeActivities = {}): FakeActivities {
 /** A chat request's input for these tests: the real settings from config, then `settings`. */
 export function chatInput(
   taskQueues: TaskQueues,
-  overrides: Partial<Omit<ChatWorkflowInput, 'settings'>> & { settings?: Partial<ChatSettings> } = {},
+  overrides: Partial<Omit<ChatWorkflowInput, 'settings'>> & {
+    settings?: Partial<ChatSettings>;
+  } = {},
 ): ChatWorkflowInput {
   const { settings, ...rest } = overrides;
   return {

@@ -9,8 +9,19 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { billingWorkflowId, cancelSignal, type LlmToolCall, type TokenUsage } from '../../contracts/definitions';
-import { ERRORS, FAILURE_TYPES, failure, type ErrorCode, type FailureType } from '../../contracts/errors';
+import {
+  billingWorkflowId,
+  cancelSignal,
+  type LlmToolCall,
+  type TokenUsage,
+} from '../../contracts/definitions';
+import {
+  ERRORS,
+  FAILURE_TYPES,
+  failure,
+  type ErrorCode,
+  type FailureType,
+} from '../../contracts/errors';
 import { runChat, errorEvent, type Ended } from '../helpers/chat-run';
 import { eventually } from '../helpers/poll';
 import {
@@ -40,10 +51,22 @@ function endedWith(ended: Ended): ErrorCode | FailureType | 'completed' {
 describe('chatWorkflow: the happy path', () => {
   it('prepares, reserves, calls the LLM, settles, then stores the reply with its ledger row', async () => {
     const run = await runChat(env, {});
-    assert.deepEqual(run.ended, { result: { status: 'completed', messageId: 'reply-1', usage: LLM_USAGE } });
-    assert.deepEqual(run.calls.names(), ['prepareChat', 'reserveQuota', 'callLlm', 'settleUsage', 'saveReply']);
+    assert.deepEqual(run.ended, {
+      result: { status: 'completed', messageId: 'reply-1', usage: LLM_USAGE },
+    });
+    assert.deepEqual(run.calls.names(), [
+      'prepareChat',
+      'reserveQuota',
+      'callLlm',
+      'settleUsage',
+      'saveReply',
+    ]);
     const { settings, userId, requestId, sessionId, model } = run.input;
-    assert.equal(run.calls.of('reserveQuota')[0]!.amount, 12 + settings.maxCompletionTokens, 'prompt + completion budget');
+    assert.equal(
+      run.calls.of('reserveQuota')[0]!.amount,
+      12 + settings.maxCompletionTokens,
+      'prompt + completion budget',
+    );
     assert.deepEqual(run.calls.of('settleUsage')[0]!.usage, LLM_USAGE);
     assert.deepEqual(run.calls.of('saveReply')[0]!.ledger, {
       userId,
@@ -96,7 +119,10 @@ describe('chatWorkflow: activity failures map to the contract by failure type', 
     {
       name: "a local activity's non-retryable failure (NotFound) keeps its code; nothing reserved, nothing settled",
       fakes: {
-        prepareChat: () => Promise.reject(failure(FAILURE_TYPES.NotFound, 'no such session', { nonRetryable: true })),
+        prepareChat: () =>
+          Promise.reject(
+            failure(FAILURE_TYPES.NotFound, 'no such session', { nonRetryable: true }),
+          ),
       },
       calls: ['prepareChat', 'emitEvent'],
       code: 'not_found',
@@ -108,7 +134,9 @@ describe('chatWorkflow: activity failures map to the contract by failure type', 
         let attempt = 0;
         return {
           prepareChat: (input) =>
-            ++attempt === 1 ? Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:5432')) : happy(input),
+            ++attempt === 1
+              ? Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:5432'))
+              : happy(input),
         } satisfies FakeActivities;
       })(),
       calls: ['prepareChat', 'prepareChat', 'reserveQuota', 'callLlm', 'settleUsage', 'saveReply'],
@@ -118,9 +146,20 @@ describe('chatWorkflow: activity failures map to the contract by failure type', 
     {
       name: 'a non-retryable BadRequest from the reply step: one attempt, bad_request, and the failure path bills the LLM call',
       fakes: {
-        saveReply: () => Promise.reject(failure(FAILURE_TYPES.BadRequest, 'the data cannot be stored', { nonRetryable: true })),
+        saveReply: () =>
+          Promise.reject(
+            failure(FAILURE_TYPES.BadRequest, 'the data cannot be stored', { nonRetryable: true }),
+          ),
       },
-      calls: ['prepareChat', 'reserveQuota', 'callLlm', 'settleUsage', 'saveReply', 'emitEvent', 'recordUsage'],
+      calls: [
+        'prepareChat',
+        'reserveQuota',
+        'callLlm',
+        'settleUsage',
+        'saveReply',
+        'emitEvent',
+        'recordUsage',
+      ],
       code: 'bad_request',
       settled: LLM_USAGE,
     },
@@ -132,9 +171,13 @@ describe('chatWorkflow: activity failures map to the contract by failure type', 
       assert.equal(endedWith(run.ended), c.failsWith ?? c.code);
       assert.deepEqual(run.calls.names(), c.calls);
       assert.equal(errorEvent(run.calls)?.code, c.code === 'completed' ? undefined : c.code);
-      assert.deepEqual(run.calls.of('settleUsage').map((s) => s.usage), c.settled ? [c.settled] : []);
+      assert.deepEqual(
+        run.calls.of('settleUsage').map((s) => s.usage),
+        c.settled ? [c.settled] : [],
+      );
       // A ledger row written on the failure path is the record the reply step had.
-      for (const record of run.calls.of('recordUsage')) assert.deepEqual(record, run.calls.of('saveReply')[0]?.ledger);
+      for (const record of run.calls.of('recordUsage'))
+        assert.deepEqual(record, run.calls.of('saveReply')[0]?.ledger);
     });
   }
 });
@@ -144,15 +187,29 @@ describe('chatWorkflow: quota refusal', () => {
     const refusal = `${ERRORS.QuotaExceeded.message}. Used today: 49990 of 50000 tokens; resets at 2026-01-03T00:00:00.000Z.`;
     const run = await runChat(env, {
       reserveQuota: () =>
-        Promise.reject(failure(FAILURE_TYPES.QuotaExceeded, refusal, { nonRetryable: true, details: [{ scope: 'daily' }] })),
+        Promise.reject(
+          failure(FAILURE_TYPES.QuotaExceeded, refusal, {
+            nonRetryable: true,
+            details: [{ scope: 'daily' }],
+          }),
+        ),
     });
-    assert.deepEqual(run.ended, { result: { status: 'error', code: 'quota_exceeded', message: refusal } });
+    assert.deepEqual(run.ended, {
+      result: { status: 'error', code: 'quota_exceeded', message: refusal },
+    });
     assert.deepEqual(errorEvent(run.calls), { code: 'quota_exceeded', message: refusal });
     // The reservation is released with zero usage; no LLM call, no ledger row, no billing child.
-    assert.deepEqual(run.calls.names(), ['prepareChat', 'reserveQuota', 'settleUsage', 'emitEvent']);
+    assert.deepEqual(run.calls.names(), [
+      'prepareChat',
+      'reserveQuota',
+      'settleUsage',
+      'emitEvent',
+    ]);
     assert.deepEqual(run.calls.of('settleUsage')[0]!.usage, ZERO);
     await assert.rejects(
-      env.client.workflow.getHandle(billingWorkflowId(run.input.userId, run.input.requestId)).describe(),
+      env.client.workflow
+        .getHandle(billingWorkflowId(run.input.userId, run.input.requestId))
+        .describe(),
       WorkflowNotFoundError,
     );
   });
@@ -169,7 +226,12 @@ describe('chatWorkflow: usage is settled exactly once, whatever the ending', () 
     const run = await runChat(env, {
       callLlm: (input) =>
         input.round === 0
-          ? Promise.resolve({ content: '', toolCalls: [calculatorCall], finishReason: 'tool_calls', usage: LLM_USAGE })
+          ? Promise.resolve({
+              content: '',
+              toolCalls: [calculatorCall],
+              finishReason: 'tool_calls',
+              usage: LLM_USAGE,
+            })
           : Promise.reject(failure(FAILURE_TYPES.LlmTransient, 'HTTP 503 from the LLM')),
       beginToolCall: () => Promise.resolve({ kind: 'done', outcome: { ok: true, result: 42 } }),
     });
@@ -186,7 +248,11 @@ describe('chatWorkflow: usage is settled exactly once, whatever the ending', () 
       'emitEvent',
       'recordUsage',
     ]);
-    assert.deepEqual(run.calls.of('settleUsage')[0]!.usage, LLM_USAGE, 'what the successful round reported');
+    assert.deepEqual(
+      run.calls.of('settleUsage')[0]!.usage,
+      LLM_USAGE,
+      'what the successful round reported',
+    );
     assert.deepEqual(run.calls.of('recordUsage')[0], {
       userId: run.input.userId,
       requestId: run.input.requestId,
@@ -224,8 +290,16 @@ describe('chatWorkflow: usage is settled exactly once, whatever the ending', () 
         },
       },
     );
-    assert.deepEqual(run.ended, { result: { status: 'error', code: 'cancelled', message: ERRORS.Cancelled.message } });
-    assert.deepEqual(run.calls.names(), ['prepareChat', 'reserveQuota', 'callLlm', 'settleUsage', 'emitEvent']);
+    assert.deepEqual(run.ended, {
+      result: { status: 'error', code: 'cancelled', message: ERRORS.Cancelled.message },
+    });
+    assert.deepEqual(run.calls.names(), [
+      'prepareChat',
+      'reserveQuota',
+      'callLlm',
+      'settleUsage',
+      'emitEvent',
+    ]);
     assert.deepEqual(run.calls.of('settleUsage')[0]!.usage, ZERO);
     assert.equal(errorEvent(run.calls)?.code, 'cancelled');
   });

@@ -8,7 +8,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { billingWorkflowId, summaryWorkflowId, type UsageRecord } from '../../contracts/definitions';
+import {
+  billingWorkflowId,
+  summaryWorkflowId,
+  type UsageRecord,
+} from '../../contracts/definitions';
 import { FAILURE_TYPES } from '../../contracts/errors';
 import { localRetryWithin } from '../../workflows/proxies';
 import { errorEvent, runChat } from '../helpers/chat-run';
@@ -37,12 +41,18 @@ describe('chatWorkflow: summaries', () => {
     const run = await runChat(
       env,
       {
-        prepareChat: async (input) => ({ ...(await happy.prepareChat!(input)), summaryDue: true, windowStartId: 'm-41' }),
-        summarizeSession: () => Promise.resolve({ status: 'summarized', watermark: 'm-40', foldedMessages: 30 }),
+        prepareChat: async (input) => ({
+          ...(await happy.prepareChat!(input)),
+          summaryDue: true,
+          windowStartId: 'm-41',
+        }),
+        summarizeSession: () =>
+          Promise.resolve({ status: 'summarized', watermark: 'm-40', foldedMessages: 30 }),
       },
       {
         // The child is abandoned: the chat completes without it, so wait until it ran.
-        during: (_, calls) => eventually('the summary ran', () => calls.count('summarizeSession') === 1),
+        during: (_, calls) =>
+          eventually('the summary ran', () => calls.count('summarizeSession') === 1),
       },
     );
     assert.equal('result' in run.ended && run.ended.result.status, 'completed');
@@ -66,7 +76,11 @@ describe('chatWorkflow: summaries', () => {
       detail: 'summarising earlier messages',
     });
     const steps = await historySteps(run.handle);
-    assert.deepEqual(steps.slice(-3), ['local:saveReply', 'child:summarizeWorkflow', 'local:emitEvent']);
+    assert.deepEqual(steps.slice(-3), [
+      'local:saveReply',
+      'child:summarizeWorkflow',
+      'local:emitEvent',
+    ]);
     const summary = await env.client.workflow.getHandle(summaryWorkflowId(sessionId)).describe();
     assert.equal(summary.status.name, 'COMPLETED');
     assert.equal(summary.parentExecution?.workflowId, run.handle.workflowId);
@@ -93,7 +107,10 @@ describe('chatWorkflow: billing hand-off', () => {
     const billingCalls = new CallLog();
     const billing = {
       taskQueue: taskQueues.billing,
-      activities: recorded({ recordUsage: () => Promise.resolve({ inserted: true }) }, billingCalls),
+      activities: recorded(
+        { recordUsage: () => Promise.resolve({ inserted: true }) },
+        billingCalls,
+      ),
     };
     const run = await runChat(
       env,
@@ -102,7 +119,11 @@ describe('chatWorkflow: billing hand-off', () => {
         taskQueues,
         input: { settings: { replyStoreBudgetMs: budgetMs } },
         others: [billing],
-        during: () => eventually('the billing workflow wrote the row', () => billingCalls.count('recordUsage') === 1),
+        during: () =>
+          eventually(
+            'the billing workflow wrote the row',
+            () => billingCalls.count('recordUsage') === 1,
+          ),
       },
     );
 
@@ -113,34 +134,60 @@ describe('chatWorkflow: billing hand-off', () => {
     const maxAttempts = localRetryWithin(budgetMs).retry!.maximumAttempts!;
     for (const step of ['saveReply', 'recordUsage'] as const) {
       const n = run.calls.count(step);
-      assert.ok(n >= 2 && n <= maxAttempts, `${step}: ${n} attempts (budget allows ${maxAttempts})`);
+      assert.ok(
+        n >= 2 && n <= maxAttempts,
+        `${step}: ${n} attempts (budget allows ${maxAttempts})`,
+      );
     }
-    assert.deepEqual(run.calls.of('settleUsage').map((s) => s.usage), [LLM_USAGE], 'settled once');
+    assert.deepEqual(
+      run.calls.of('settleUsage').map((s) => s.usage),
+      [LLM_USAGE],
+      'settled once',
+    );
 
     const { userId, requestId, sessionId, model } = run.input;
-    const record: UsageRecord = { userId, requestId, sessionId, model, ...LLM_USAGE, createdAt: SETTLED_AT };
+    const record: UsageRecord = {
+      userId,
+      requestId,
+      sessionId,
+      model,
+      ...LLM_USAGE,
+      createdAt: SETTLED_AT,
+    };
     assert.deepEqual(run.calls.of('saveReply')[0]!.ledger, record);
-    assert.deepEqual(billingCalls.of('recordUsage'), [record], 'the billing workflow got the same record');
+    assert.deepEqual(
+      billingCalls.of('recordUsage'),
+      [record],
+      'the billing workflow got the same record',
+    );
     const child = env.client.workflow.getHandle(billingWorkflowId(userId, requestId));
     const described = await child.describe();
     assert.equal(described.taskQueue, taskQueues.billing);
     assert.equal(described.parentExecution?.workflowId, run.handle.workflowId);
     assert.deepEqual(await child.result(), { inserted: true });
     const steps = await historySteps(run.handle);
-    assert.deepEqual(steps.slice(-2), ['local:recordUsage', 'child:billingWorkflow'], 'handed off after the ledger write failed');
+    assert.deepEqual(
+      steps.slice(-2),
+      ['local:recordUsage', 'child:billingWorkflow'],
+      'handed off after the ledger write failed',
+    );
   });
 
   it('a reply stored within its budget starts no billing workflow', async () => {
     let attempt = 0;
     const run = await runChat(env, {
       saveReply: () =>
-        ++attempt === 1 ? Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:5432')) : Promise.resolve({ messageId: 'reply-1' }),
+        ++attempt === 1
+          ? Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:5432'))
+          : Promise.resolve({ messageId: 'reply-1' }),
     });
     assert.equal('result' in run.ended && run.ended.result.status, 'completed');
     assert.equal(run.calls.count('saveReply'), 2);
     assert.equal(run.calls.count('recordUsage'), 0);
     await assert.rejects(
-      env.client.workflow.getHandle(billingWorkflowId(run.input.userId, run.input.requestId)).describe(),
+      env.client.workflow
+        .getHandle(billingWorkflowId(run.input.userId, run.input.requestId))
+        .describe(),
       WorkflowNotFoundError,
     );
   });

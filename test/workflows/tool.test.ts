@@ -24,7 +24,13 @@ import { ERRORS, FAILURE_TYPES, failure } from '../../contracts/errors';
 import { addUsage } from '../../workflows/usage';
 import { runChat } from '../helpers/chat-run';
 import { eventually } from '../helpers/poll';
-import { LLM_USAGE, SETTLED_AT, workflowEnv, type FakeActivities, type WorkflowEnv } from '../helpers/workflow-env';
+import {
+  LLM_USAGE,
+  SETTLED_AT,
+  workflowEnv,
+  type FakeActivities,
+  type WorkflowEnv,
+} from '../helpers/workflow-env';
 
 let env: WorkflowEnv;
 before(async () => {
@@ -46,7 +52,12 @@ function toolFakes(summarizeDocument: Activities['summarizeDocument']): FakeActi
       Promise.resolve(
         input.round === 0
           ? { content: '', toolCalls: [CALL], finishReason: 'tool_calls', usage: LLM_USAGE }
-          : { content: 'Here is the summary.', toolCalls: [], finishReason: 'stop', usage: LLM_USAGE },
+          : {
+              content: 'Here is the summary.',
+              toolCalls: [],
+              finishReason: 'stop',
+              usage: LLM_USAGE,
+            },
       ),
     beginToolCall: () => Promise.resolve({ kind: 'task', tool: 'summarize_document', args: ARGS }),
     summarizeDocument,
@@ -78,11 +89,15 @@ describe('chatWorkflow + toolWorkflow', () => {
           await handle.signal(cancelSignal);
           await handle.result();
           // The closed task still answers its state (while a worker is there to replay it).
-          task = await env.client.workflow.getHandle(calls.of('beginToolCall')[0]!.taskId).query(toolStateQuery);
+          task = await env.client.workflow
+            .getHandle(calls.of('beginToolCall')[0]!.taskId)
+            .query(toolStateQuery);
         },
       },
     );
-    assert.deepEqual(run.ended, { result: { status: 'error', code: 'cancelled', message: ERRORS.Cancelled.message } });
+    assert.deepEqual(run.ended, {
+      result: { status: 'error', code: 'cancelled', message: ERRORS.Cancelled.message },
+    });
     assert.ok(sawCancel, 'the cancellation reached the activity before the request ended');
     assert.deepEqual(run.calls.names(), [
       'prepareChat',
@@ -99,22 +114,36 @@ describe('chatWorkflow + toolWorkflow', () => {
     ]);
     const { userId, requestId, sessionId, model } = run.input;
     const taskId = toolWorkflowId(userId, requestId, CALL.id);
-    assert.deepEqual(run.calls.of('summarizeDocument'), [{ taskId, userId, requestId, model, args: ARGS }]);
+    assert.deepEqual(run.calls.of('summarizeDocument'), [
+      { taskId, userId, requestId, model, args: ARGS },
+    ]);
     assert.equal(run.calls.of('recordToolOutcome')[0]!.status, 'cancelled');
     assert.deepEqual(run.calls.of('finishToolCall')[0]!.outcome, { ok: false, error: 'cancelled' });
     assert.equal(run.calls.of('finishToolCall')[0]!.taskId, taskId);
     // The LLM call that asked for the tool is billed although the request was cancelled.
-    assert.deepEqual(run.calls.of('settleUsage').map((s) => s.usage), [LLM_USAGE]);
+    assert.deepEqual(
+      run.calls.of('settleUsage').map((s) => s.usage),
+      [LLM_USAGE],
+    );
     assert.deepEqual(run.calls.of('recordUsage'), [
       { userId, requestId, sessionId, model, ...LLM_USAGE, createdAt: SETTLED_AT },
     ]);
-    assert.deepEqual(run.calls.of('emitEvent')[0]!.event, { type: 'error', code: 'cancelled', message: ERRORS.Cancelled.message });
+    assert.deepEqual(run.calls.of('emitEvent')[0]!.event, {
+      type: 'error',
+      code: 'cancelled',
+      message: ERRORS.Cancelled.message,
+    });
 
     const child = await env.client.workflow.getHandle(taskId).describe();
     assert.equal(child.status.name, 'CANCELLED');
     assert.equal(child.parentExecution?.workflowId, run.handle.workflowId);
     assert.deepEqual(
-      { status: task?.status, progress: task?.progress, message: task?.message, error: task?.error },
+      {
+        status: task?.status,
+        progress: task?.progress,
+        message: task?.message,
+        error: task?.error,
+      },
       { status: 'cancelled', progress: 25, message: 'cancelled at 25%', error: 'cancelled' },
     );
   });
@@ -122,7 +151,9 @@ describe('chatWorkflow + toolWorkflow', () => {
   it("a tool's failure is an answer the LLM reads: one attempt for a non-retryable type, and the request completes", async () => {
     const run = await runChat(
       env,
-      toolFakes(() => Promise.reject(failure(FAILURE_TYPES.InvalidToolArguments, 'chunkTokens is too small'))),
+      toolFakes(() =>
+        Promise.reject(failure(FAILURE_TYPES.InvalidToolArguments, 'chunkTokens is too small')),
+      ),
     );
     assert.equal('result' in run.ended && run.ended.result.status, 'completed');
     assert.equal(run.calls.count('summarizeDocument'), 1, 'InvalidToolArguments is never retried');
@@ -130,22 +161,46 @@ describe('chatWorkflow + toolWorkflow', () => {
     const outcome = { ok: false, error: 'the tool failed: chunkTokens is too small' };
     assert.deepEqual(run.calls.of('finishToolCall')[0]!.outcome, outcome);
     const answered = run.calls.of('callLlm')[1]!.messages.at(-1);
-    assert.deepEqual(answered, { role: 'tool', content: toolMessageContent(outcome), tool_call_id: CALL.id });
+    assert.deepEqual(answered, {
+      role: 'tool',
+      content: toolMessageContent(outcome),
+      tool_call_id: CALL.id,
+    });
     const { userId, requestId } = run.input;
-    const child = await env.client.workflow.getHandle(toolWorkflowId(userId, requestId, CALL.id)).describe();
+    const child = await env.client.workflow
+      .getHandle(toolWorkflowId(userId, requestId, CALL.id))
+      .describe();
     assert.equal(child.status.name, 'FAILED');
   });
 
   it("a tool's own LLM usage is added to the request's, and its result goes to the next LLM round", async () => {
-    const toolUsage: TokenUsage = { promptTokens: 300, completionTokens: 40, totalTokens: 340, estimated: true };
+    const toolUsage: TokenUsage = {
+      promptTokens: 300,
+      completionTokens: 40,
+      totalTokens: 340,
+      estimated: true,
+    };
     const result = { summary: 'A short summary.', chunks: 3 };
-    const run = await runChat(env, toolFakes(() => Promise.resolve({ ...result, usage: toolUsage })));
+    const run = await runChat(
+      env,
+      toolFakes(() => Promise.resolve({ ...result, usage: toolUsage })),
+    );
     const total = addUsage(addUsage(LLM_USAGE, toolUsage), LLM_USAGE);
-    assert.deepEqual(run.ended, { result: { status: 'completed', messageId: 'reply-1', usage: total } });
-    assert.deepEqual(run.calls.of('settleUsage').map((s) => s.usage), [total], 'settled once, with every part');
+    assert.deepEqual(run.ended, {
+      result: { status: 'completed', messageId: 'reply-1', usage: total },
+    });
+    assert.deepEqual(
+      run.calls.of('settleUsage').map((s) => s.usage),
+      [total],
+      'settled once, with every part',
+    );
     assert.equal(run.calls.of('recordToolOutcome')[0]!.status, 'ok');
     assert.deepEqual(run.calls.of('finishToolCall')[0]!.outcome, { ok: true, result });
     const answered = run.calls.of('callLlm')[1]!.messages.at(-1);
-    assert.deepEqual(answered, { role: 'tool', content: JSON.stringify(result), tool_call_id: CALL.id });
+    assert.deepEqual(answered, {
+      role: 'tool',
+      content: JSON.stringify(result),
+      tool_call_id: CALL.id,
+    });
   });
 });
