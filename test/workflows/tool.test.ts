@@ -17,11 +17,11 @@ import {
   toolStateQuery,
   toolWorkflowId,
   type LlmToolCall,
+  addUsage,
   type ToolState,
   type TokenUsage,
 } from '../../contracts/definitions';
 import { ERRORS, FAILURE_TYPES, failure } from '../../contracts/errors';
-import { addUsage } from '../../workflows/usage';
 import { runChat } from '../helpers/chat-run';
 import { eventually } from '../helpers/poll';
 import {
