@@ -52,7 +52,8 @@ describe('chatWorkflow: the happy path', () => {
   it('prepares, reserves, calls the LLM, settles, then stores the reply with its ledger row', async () => {
     const run = await runChat(env, {});
     assert.deepEqual(run.ended, {
-      result: { status: 'completed', messageId: 'reply-1', usage: LLM_USAGE },
+      // The result carries the reply: the API writes `done` from it if Redis lost the events.
+      result: { status: 'completed', messageId: 'reply-1', usage: LLM_USAGE, content: 'Hello!' },
     });
     assert.deepEqual(run.calls.names(), [
       'prepareChat',

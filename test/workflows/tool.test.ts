@@ -187,7 +187,7 @@ describe('chatWorkflow + toolWorkflow', () => {
     );
     const total = addUsage(addUsage(LLM_USAGE, toolUsage), LLM_USAGE);
     assert.deepEqual(run.ended, {
-      result: { status: 'completed', messageId: 'reply-1', usage: total },
+      result: { status: 'completed', messageId: 'reply-1', usage: total, content: 'Here is the summary.' },
     });
     assert.deepEqual(
       run.calls.of('settleUsage').map((s) => s.usage),
