@@ -93,13 +93,20 @@ export class ChunkRenderer {
 
   constructor(private readonly meta: CompletionMeta) {}
 
-  private chunk(delta: Record<string, unknown>, finishReason: string | null = null): unknown {
+  /** The fields every chunk of this completion starts with. */
+  private header() {
     return {
       id: this.meta.id,
       object: 'chat.completion.chunk',
       created: this.meta.created,
       model: this.meta.model,
       system_fingerprint: null,
+    };
+  }
+
+  private chunk(delta: Record<string, unknown>, finishReason: string | null = null): unknown {
+    return {
+      ...this.header(),
       choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }],
       ...(this.meta.includeUsage ? { usage: null } : {}),
     };
@@ -108,11 +115,7 @@ export class ChunkRenderer {
   private usageChunk(): unknown {
     const u = this.usage ?? NO_USAGE;
     return {
-      id: this.meta.id,
-      object: 'chat.completion.chunk',
-      created: this.meta.created,
-      model: this.meta.model,
-      system_fingerprint: null,
+      ...this.header(),
       choices: [],
       usage: openAiUsage(u),
     };

@@ -9,6 +9,7 @@
  * activity or changing its signature breaks these tests at compile time, not at run time.
  */
 import { randomUUID } from 'node:crypto';
+import { after, before } from 'node:test';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import type { Activities } from '../../activities';
@@ -212,5 +213,28 @@ export async function workflowEnv(): Promise<WorkflowEnv> {
       await connection.close();
       await native.close();
     },
+  };
+}
+
+/**
+ * The test file's workflow environment, opened before its tests and closed after them
+ * (node:test hooks): call it once at the top of a file, use it inside the tests.
+ */
+export function useWorkflowEnv(): WorkflowEnv {
+  let opened: WorkflowEnv | undefined;
+  before(async () => {
+    opened = await workflowEnv();
+  });
+  after(() => opened?.close());
+  const env = (): WorkflowEnv => {
+    if (!opened) throw new Error('the workflow environment is only open inside the tests');
+    return opened;
+  };
+  return {
+    get client() {
+      return env().client;
+    },
+    withWorkers: (workers, body) => env().withWorkers(workers, body),
+    close: () => env().close(),
   };
 }

@@ -6,7 +6,7 @@
  * behaviours through the public contract are in the e2e files (test/*.e2e.test.ts).
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import {
@@ -28,17 +28,12 @@ import {
   chatFakes,
   LLM_USAGE,
   SETTLED_AT,
-  workflowEnv,
+  useWorkflowEnv,
   type FakeActivities,
-  type WorkflowEnv,
 } from '../helpers/workflow-env';
 import type { Activities } from '../../activities';
 
-let env: WorkflowEnv;
-before(async () => {
-  env = await workflowEnv();
-});
-after(() => env?.close());
+const env = useWorkflowEnv();
 
 const ZERO: TokenUsage = { promptTokens: 0, completionTokens: 0, totalTokens: 0, estimated: false };
 

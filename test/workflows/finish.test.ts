@@ -6,7 +6,7 @@
  * test/billing-handoff.test.ts proves the hand-off end to end with a real Postgres outage.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import {
   billingWorkflowId,
@@ -25,15 +25,10 @@ import {
   LLM_USAGE,
   recorded,
   SETTLED_AT,
-  workflowEnv,
-  type WorkflowEnv,
+  useWorkflowEnv,
 } from '../helpers/workflow-env';
 
-let env: WorkflowEnv;
-before(async () => {
-  env = await workflowEnv();
-});
-after(() => env?.close());
+const env = useWorkflowEnv();
 
 describe('chatWorkflow: summaries', () => {
   it('a due summary starts after the reply is stored, with the prompt window as its fold point', async () => {

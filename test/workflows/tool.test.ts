@@ -7,7 +7,7 @@
  * through the WebSocket contract (progress frames, task endpoints, a killed worker).
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { Context } from '@temporalio/activity';
 import { CancelledFailure } from '@temporalio/common';
 import type { Activities } from '../../activities';
@@ -27,16 +27,11 @@ import { eventually } from '../helpers/poll';
 import {
   LLM_USAGE,
   SETTLED_AT,
-  workflowEnv,
+  useWorkflowEnv,
   type FakeActivities,
-  type WorkflowEnv,
 } from '../helpers/workflow-env';
 
-let env: WorkflowEnv;
-before(async () => {
-  env = await workflowEnv();
-});
-after(() => env?.close());
+const env = useWorkflowEnv();
 
 const ARGS = { text: 'a long document', chunkTokens: 40 };
 const CALL: LlmToolCall = {
