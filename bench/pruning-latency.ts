@@ -7,6 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import type { Pool } from 'pg';
 import { createActivities } from '../activities';
 import { chatSettings } from '../api/chat';
 import { loadConfig } from '../lib/config';
@@ -86,7 +87,9 @@ export async function prepareTimes(): Promise<{
       const stride = spec.layout === 'interleaved' ? 1 + BACKGROUND_PER_MESSAGE : 1;
       // Row i belongs to this session when i % stride = 0 (its (i / stride)-th message),
       // else to background session i % stride - 1 (short messages).
-      await db.query(
+      await seedWithoutTriggers(
+        db,
+        [sessionId, ...background],
         `INSERT INTO chat_messages (session_id, request_id, message_key, role, content, tokens, model)
          SELECT CASE WHEN i % $8 = 0 THEN $1::uuid ELSE ($9::uuid[])[i % $8] END,
                 gen_random_uuid(), $1::text || ':' || i,
@@ -164,4 +167,35 @@ export async function prepareTimes(): Promise<{
       `layout: a session's messages are interleaved with ${BACKGROUND_PER_MESSAGE} other sessions' (short) messages, as when many users chat at once; _contiguous: all 10,000 inserted back to back (one session owning a large block of the table), a worst case for the query planner.`,
     ],
   };
+}
+
+/**
+ * Runs one bulk insert into chat_messages as a replica loads data: without the per-row
+ * trigger that keeps each session's count and last activity (migration 006). Through the
+ * trigger, 100k rows update the same few session rows once each inside one statement,
+ * which slows down quadratically past the pool's statement timeout. The touched sessions'
+ * bookkeeping (`sessions`) is then set once from what was inserted. Needs a superuser (the local
+ * Postgres the benchmarks run on).
+ */
+async function seedWithoutTriggers(db: Pool, sessions: string[], insert: string, params: unknown[]): Promise<void> {
+  const client = await db.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query('SET LOCAL session_replication_role = replica');
+    await client.query('SET LOCAL statement_timeout = 0');
+    await client.query(insert, params);
+    await client.query(
+      `UPDATE chat_sessions s SET message_count = m.n, last_message_at = m.last
+         FROM (SELECT session_id, count(*) AS n, max(created_at) AS last FROM chat_messages
+                WHERE session_id = ANY($1::uuid[]) GROUP BY session_id) m
+        WHERE s.id = m.session_id`,
+      [sessions],
+    );
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
 }
