@@ -53,6 +53,8 @@ const COLUMNS = 'id, role, content, tool_calls, tool_call_id, tokens, created_at
  * walk the primary key and filter by session, reading rows of every session (measured:
  * 107 ms instead of 0.1 ms for a 21-row count); with the equality kept beside the row
  * comparisons, the scan may start at the session's first entry instead of at the bound.
+ * Each read also orders by (session_id, id), even a count: without it the planner once took
+ * the (session_id, message_key) index and filtered the whole session by id.
  * (BENCHMARKS.md "pruning": prepareChat on 10,000 messages vs 20.)
  */
 const FIRST_ID = '0';
@@ -185,7 +187,7 @@ export async function countMessagesBetween(
   const { rows } = await q.query<{ n: string }>(
     `SELECT count(*) AS n FROM (SELECT 1 FROM chat_messages
       WHERE (session_id, id) > ($1::uuid, $2::bigint) AND (session_id, id) < ($1::uuid, $3::bigint)
-      LIMIT $4) t`,
+      ORDER BY session_id, id LIMIT $4) t`,
     [sessionId, afterId, beforeId, cap],
   );
   return Number(rows[0]?.n ?? 0);
