@@ -12,6 +12,7 @@ import {
   type ChatWorkflowInput,
   type ChatWorkflowResult,
   type TaskQueues,
+  type UsageRecord,
 } from '../../contracts/definitions';
 import type { chatWorkflow } from '../../workflows';
 import {
@@ -20,6 +21,8 @@ import {
   chatInput,
   recorded,
   singleQueue,
+  LLM_USAGE,
+  SETTLED_AT,
   type FakeActivities,
   type FakeWorker,
   type WorkflowEnv,
@@ -88,4 +91,10 @@ export function errorEvent(calls: CallLog): { code: string; message: string } | 
   assert.ok(errors.length <= 1, 'at most one error event');
   const event = errors[0]?.event;
   return event?.type === 'error' ? { code: event.code, message: event.message } : undefined;
+}
+
+/** The ledger record a run with the default fakes bills: its ids, the fake LLM's usage, the fake settle time. */
+export function expectedRecord(input: ChatWorkflowInput): UsageRecord {
+  const { userId, requestId, sessionId, model } = input;
+  return { userId, requestId, sessionId, model, ...LLM_USAGE, createdAt: SETTLED_AT };
 }

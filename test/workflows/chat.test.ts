@@ -22,7 +22,7 @@ import {
   type ErrorCode,
   type FailureType,
 } from '../../contracts/errors';
-import { runChat, errorEvent, type Ended } from '../helpers/chat-run';
+import { errorEvent, expectedRecord, runChat, type Ended } from '../helpers/chat-run';
 import { eventually } from '../helpers/poll';
 import {
   chatFakes,
@@ -57,21 +57,14 @@ describe('chatWorkflow: the happy path', () => {
       'settleUsage',
       'saveReply',
     ]);
-    const { settings, userId, requestId, sessionId, model } = run.input;
+    const { settings } = run.input;
     assert.equal(
       run.calls.of('reserveQuota')[0]!.amount,
       12 + settings.maxCompletionTokens,
       'prompt + completion budget',
     );
     assert.deepEqual(run.calls.of('settleUsage')[0]!.usage, LLM_USAGE);
-    assert.deepEqual(run.calls.of('saveReply')[0]!.ledger, {
-      userId,
-      requestId,
-      sessionId,
-      model,
-      ...LLM_USAGE,
-      createdAt: SETTLED_AT,
-    });
+    assert.deepEqual(run.calls.of('saveReply')[0]!.ledger, expectedRecord(run.input));
   });
 });
 

@@ -11,11 +11,10 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import {
   billingWorkflowId,
   summaryWorkflowId,
-  type UsageRecord,
 } from '../../contracts/definitions';
 import { FAILURE_TYPES } from '../../contracts/errors';
 import { localRetryWithin } from '../../workflows/proxies';
-import { errorEvent, runChat } from '../helpers/chat-run';
+import { errorEvent, expectedRecord, runChat } from '../helpers/chat-run';
 import { eventually } from '../helpers/poll';
 import { uniqueTaskQueues } from '../helpers/system';
 import {
@@ -24,7 +23,6 @@ import {
   historySteps,
   LLM_USAGE,
   recorded,
-  SETTLED_AT,
   useWorkflowEnv,
 } from '../helpers/workflow-env';
 
@@ -140,15 +138,8 @@ describe('chatWorkflow: billing hand-off', () => {
       'settled once',
     );
 
-    const { userId, requestId, sessionId, model } = run.input;
-    const record: UsageRecord = {
-      userId,
-      requestId,
-      sessionId,
-      model,
-      ...LLM_USAGE,
-      createdAt: SETTLED_AT,
-    };
+    const { userId, requestId } = run.input;
+    const record = expectedRecord(run.input);
     assert.deepEqual(run.calls.of('saveReply')[0]!.ledger, record);
     assert.deepEqual(
       billingCalls.of('recordUsage'),
