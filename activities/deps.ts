@@ -9,6 +9,7 @@ import type { Logger } from '../lib/logger';
 import type { UsageCounters } from '../lib/usage-counters';
 import type { PlanLimits } from '../lib/usage-ledger';
 import type { UserService } from '../lib/user-service';
+import type { DeltaFlushSettings } from '../lib/config';
 import type { ModelInfo } from '../lib/tokens';
 
 export interface ActivityDeps {
@@ -29,6 +30,8 @@ export interface ActivityDeps {
   clock: () => Date;
   /** Plan quotas, and how long a quota reservation may outlive a dead request. */
   limits: PlanLimits & { reservationTtlSeconds: number };
+  /** How LLM tokens are coalesced into deltas (activities/delta-writer.ts); defaults when absent. */
+  deltaFlush?: DeltaFlushSettings;
   /** Extra or overriding model table entries. */
   models?: Readonly<Record<string, ModelInfo>>;
 }

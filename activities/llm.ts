@@ -17,6 +17,7 @@ import { lostTextRecovery } from '../lib/event-log';
 import { countPromptTokens, countTextTokens, modelInfo } from '../lib/tokens';
 import { toolDefinitions } from '../tools/registry';
 import type { RequestEvent } from '../contracts/protocol';
+import { DeltaWriter } from './delta-writer';
 import type { ActivityDeps } from './deps';
 
 /** How often the activity heartbeats while it waits on the LLM. */
@@ -104,6 +105,16 @@ export function createLlmActivities(deps: ActivityDeps) {
     const toolCalls: LlmToolCall[] = [];
     let finishReason: string | null = null;
     let providerUsage: { prompt_tokens: number; completion_tokens: number } | undefined;
+    const deltas = new DeltaWriter({
+      write: (piece) =>
+        deps.events.write(input.userId, input.requestId, { type: 'delta', content: piece }, { fence }),
+      // Start the client's text over with everything so far.
+      onLost: async (text) => {
+        for (const event of lostTextRecovery(text)) await emit(event);
+      },
+      onStop: () => abort.abort(),
+      settings: deps.deltaFlush,
+    });
     try {
       touch();
       const stream = await deps.llm.chat.completions.create(
@@ -129,22 +140,7 @@ export function createLlmActivities(deps: ActivityDeps) {
         const piece = choice.delta?.content;
         if (piece) {
           content += piece;
-          const written = await deps.events.write(
-            input.userId,
-            input.requestId,
-            { type: 'delta', content: piece },
-            { fence },
-          );
-          if (written === null) {
-            // The request ended (cancelled) or a newer attempt took over.
-            abort.abort();
-            throw new CancelledFailure('superseded');
-          }
-          // Redis lost the request's events: deltas the client had not read may be
-          // gone. Start its text over with everything so far.
-          if (written.fresh) {
-            for (const event of lostTextRecovery(content)) await emit(event);
-          }
+          deltas.push(piece);
         }
         for (const tc of choice.delta?.tool_calls ?? []) {
           const slot = (toolCalls[tc.index] ??= {
@@ -157,11 +153,16 @@ export function createLlmActivities(deps: ActivityDeps) {
           if (tc.function?.arguments) slot.function.arguments += tc.function.arguments;
         }
       }
+      await deltas.drain();
+      if (deltas.superseded) throw new CancelledFailure('superseded');
     } catch (err) {
       if (ctx.cancellationSignal.aborted) throw new CancelledFailure('cancelled');
+      // The request ended (cancelled) or a newer attempt took over.
+      if (deltas.superseded) throw new CancelledFailure('superseded');
       if (err instanceof CancelledFailure) throw err;
       throw toFailure(err, idleFired);
     } finally {
+      deltas.close();
       clearInterval(heartbeat);
       clearTimeout(idle);
       ctx.cancellationSignal.removeEventListener('abort', onCancel);

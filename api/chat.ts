@@ -50,7 +50,16 @@ const CHAT_EXECUTION_TIMEOUT = '1h';
  * Either way a session deleted after the check ends the request `cancelled` (the delete
  * cancels it; a message stored into it meets the foreign key: lib/messages.ts).
  */
-export async function startChat(
+export function startChat(
+  deps: ApiDeps,
+  user: AuthUser,
+  req: StartChat,
+): Promise<{ requestId: string; duplicate: boolean }> {
+  // Past its capacity the process refuses at once, before any other work (api/admission.ts).
+  return deps.admission.admit(() => startAdmitted(deps, user, req));
+}
+
+async function startAdmitted(
   deps: ApiDeps,
   user: AuthUser,
   req: StartChat,

@@ -9,6 +9,7 @@ import type { EventLog } from '../lib/event-log';
 import type { Logger } from '../lib/logger';
 import type { UserService } from '../lib/user-service';
 import type { AuthUser } from './auth';
+import type { Admission } from './admission';
 import type { StreamRelay } from './relay';
 
 export interface ApiDeps {
@@ -17,6 +18,8 @@ export interface ApiDeps {
   redis: Redis;
   events: EventLog;
   relay: StreamRelay;
+  /** Refuses new chat requests while this process is past its capacity. */
+  admission: Admission;
   temporal: Client;
   logger: Logger;
   users: KnownUsers;

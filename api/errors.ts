@@ -33,6 +33,7 @@ export function openAiErrorType(code: ErrorCode): string {
     case 'quota_exceeded':
       return 'insufficient_quota';
     case 'llm_unavailable':
+    case 'overloaded':
     case 'internal':
       return 'server_error';
     default:

@@ -1,72 +1,86 @@
 /**
- * Fans request events out from Redis Streams to sockets.
+ * Fans request events out from Redis to sockets, at O(1) cost per event and subscriber
+ * however many requests this process follows.
  *
- * One dedicated connection per API process runs a single blocking `XREAD` over every
- * stream some socket here is watching (not one Redis connection per client). A new
- * subscription wakes the reader with `CLIENT UNBLOCK` so it joins the read at once.
+ * Two Redis structures per request (lib/event-log.ts): its Stream, the log a follower
+ * catches up from (`XRANGE` after its last seq), and a shard channel on which the append
+ * script publishes every entry it adds. One dedicated subscriber connection per API
+ * process listens to the channels of the requests some socket here follows
+ * (`SSUBSCRIBE` / `SUNSUBSCRIBE` as followers come and go); a published message reaches
+ * exactly the followers of its request. (The relay this replaced re-issued one `XREAD`
+ * naming every followed stream after each batch: O(streams) per event.)
  *
- * Delivery is exactly once and in order per subscriber: each subscriber remembers the
- * last seq it was given and drops anything at or below it. A subscriber that joins a
- * stream the reader already follows first catches up with `XRANGE` (buffering live
- * events meanwhile), then goes live.
+ * Exactly once and in order per subscriber: each remembers the last seq it was given and
+ * drops anything at or below it. Seqs of a request are consecutive (the append script's
+ * `INCR`), so a live event more than one past a subscriber's last seq means it missed
+ * some (it joined while they were published, the subscriber connection dropped, or Redis
+ * lost the request and renumbered it): it then reads the gap from the Stream, buffering
+ * live events meanwhile, and goes on. A new subscriber starts the same way: subscribed
+ * first, then caught up from the Stream, so nothing falls between the two.
  */
 import type { Redis } from 'ioredis';
 import type { RequestEvent } from '../contracts/protocol';
-import { decodeEntry, seqOfStreamId } from '../lib/event-log';
+import { decodeEntry, decodeLiveMessage, seqOfStreamId } from '../lib/event-log';
 import type { Logger } from '../lib/logger';
 
 export type EventHandler = (event: RequestEvent, seq: number) => void;
 
 interface Subscriber {
+  streamKey: string;
   lastSeq: number;
+  /** True while its gap is read from the Stream; live events wait in `buffer`. */
   catchingUp: boolean;
   buffer: Array<[RequestEvent, number]>;
   handler: EventHandler;
+  /** The request's channel subscription is confirmed (catching up before it could miss events). */
+  ready: Promise<void>;
+  /** Unsubscribed: nothing more is read or delivered for it. */
+  gone: boolean;
 }
 
-interface Followed {
-  /** Last seq the reader has read from this stream. */
-  cursor: number;
-  subscribers: Set<Subscriber>;
+/** A failed catch-up (Redis unreachable) is tried again after this long. */
+const CATCH_UP_RETRY_MS = 500;
+
+/** The request a stream key belongs to: its live channel has the same hash tag. */
+function channelOf(streamKey: string): string {
+  return streamKey.replace(/:events$/, ':live');
 }
-
-type XReadReply = Array<[string, Array<[string, string[]]>]> | null;
-
-const BLOCK_MS = 5000;
-const READ_COUNT = 1000;
 
 export class StreamRelay {
-  private readonly streams = new Map<string, Followed>();
-  private readerId: number | undefined;
-  /** Bumped on every new stream; the loop records the version its XREAD covers. */
-  private version = 0;
-  private readingVersion = -1;
+  /** Live channel -> its subscribers here. */
+  private readonly channels = new Map<string, Set<Subscriber>>();
   private closed = false;
-  private wake: (() => void) | undefined;
-  private loop: Promise<void> | undefined;
+  private started = false;
 
   constructor(
-    private readonly reader: Redis,
+    /** A connection used only for channel subscriptions (it enters subscriber mode). */
+    private readonly subscriber: Redis,
     private readonly commands: Redis,
     private readonly logger: Logger,
   ) {}
 
-  /** Starts the read loop. */
+  /** Starts listening. */
   start(): void {
-    this.loop ??= this.run();
+    if (this.started) return;
+    this.started = true;
+    this.subscriber.on('smessage', (channel: string, message: string) => this.onMessage(channel, message));
+    // ioredis re-subscribes after a reconnect; what was published meanwhile is read
+    // from the Streams.
+    this.subscriber.on('ready', () => {
+      for (const subs of this.channels.values()) for (const sub of subs) this.catchUp(sub);
+    });
   }
 
-  /** Stops the loop and releases nothing else (the caller owns the connections). */
-  async close(): Promise<void> {
+  /** Stops delivering; the caller owns (and closes) the connections. */
+  close(): Promise<void> {
     this.closed = true;
-    this.wake?.();
-    await this.unblock();
-    await this.loop;
+    this.channels.clear();
+    return Promise.resolve();
   }
 
-  /** Number of streams followed (for metrics and tests). */
+  /** Number of requests followed (for metrics and tests). */
   get followedStreams(): number {
-    return this.streams.size;
+    return this.channels.size;
   }
 
   /**
@@ -74,29 +88,57 @@ export class StreamRelay {
    * live ones, until the returned function is called.
    */
   subscribe(streamKey: string, afterSeq: number, handler: EventHandler): () => void {
-    const sub: Subscriber = { lastSeq: afterSeq, catchingUp: false, buffer: [], handler };
-    let followed = this.streams.get(streamKey);
-    if (!followed) {
-      followed = { cursor: afterSeq, subscribers: new Set([sub]) };
-      this.streams.set(streamKey, followed);
-      this.version++;
-      this.wake?.();
-      void this.unblock();
+    const channel = channelOf(streamKey);
+    let subs = this.channels.get(channel);
+    let ready: Promise<void>;
+    if (subs) {
+      ready = [...subs][0]!.ready;
     } else {
-      followed.subscribers.add(sub);
-      sub.catchingUp = true;
-      void this.catchUp(streamKey, sub);
+      subs = new Set();
+      this.channels.set(channel, subs);
+      ready = this.subscriber.ssubscribe(channel).then(
+        () => undefined,
+        (err: unknown) => this.logger.warn('relay subscribe failed; following from the stream', { err }),
+      );
     }
+    const sub: Subscriber = {
+      streamKey,
+      lastSeq: afterSeq,
+      catchingUp: false,
+      buffer: [],
+      handler,
+      ready,
+      gone: false,
+    };
+    subs.add(sub);
+    this.catchUp(sub);
     return () => {
-      const f = this.streams.get(streamKey);
-      if (!f) return;
-      f.subscribers.delete(sub);
-      if (f.subscribers.size === 0) this.streams.delete(streamKey);
+      sub.gone = true;
+      const set = this.channels.get(channel);
+      if (!set?.delete(sub) || set.size > 0) return;
+      this.channels.delete(channel);
+      if (!this.closed) this.subscriber.sunsubscribe(channel).catch(() => undefined);
     };
   }
 
+  private onMessage(channel: string, message: string): void {
+    const subs = this.channels.get(channel);
+    if (!subs) return;
+    const events = decodeLiveMessage(message);
+    for (const sub of subs) {
+      for (const [event, seq] of events) {
+        if (sub.catchingUp) sub.buffer.push([event, seq]);
+        else if (seq > sub.lastSeq + 1) {
+          // A gap: read it from the Stream (this event included) before going on.
+          this.catchUp(sub);
+          break;
+        } else this.deliver(sub, event, seq);
+      }
+    }
+  }
+
   private deliver(sub: Subscriber, event: RequestEvent, seq: number): void {
-    if (seq <= sub.lastSeq) return;
+    if (seq <= sub.lastSeq || sub.gone) return;
     sub.lastSeq = seq;
     try {
       sub.handler(event, seq);
@@ -105,74 +147,38 @@ export class StreamRelay {
     }
   }
 
-  private async catchUp(streamKey: string, sub: Subscriber): Promise<void> {
+  /** Reads the subscriber's events after its last seq from the Stream, then its buffer. */
+  private catchUp(sub: Subscriber): void {
+    if (sub.catchingUp || sub.gone || this.closed) return;
+    sub.catchingUp = true;
+    void this.readGap(sub);
+  }
+
+  private async readGap(sub: Subscriber): Promise<void> {
     try {
-      const entries = await this.commands.xrange(streamKey, `${sub.lastSeq + 1}-0`, '+');
+      await sub.ready;
+      const entries = await this.commands.xrange(sub.streamKey, `${sub.lastSeq + 1}-0`, '+');
       for (const [id, fields] of entries) {
         const event = decodeEntry(fields);
         if (event) this.deliver(sub, event, seqOfStreamId(id));
       }
     } catch (err) {
-      this.logger.warn('relay catch-up failed', { err });
-    } finally {
-      sub.catchingUp = false;
-      for (const [event, seq] of sub.buffer.splice(0)) this.deliver(sub, event, seq);
+      this.logger.warn('relay catch-up failed; trying again', { err });
+      setTimeout(() => {
+        sub.catchingUp = false;
+        this.catchUp(sub);
+      }, CATCH_UP_RETRY_MS).unref();
+      return;
     }
-  }
-
-  /** Interrupts the reader's XREAD until it has picked up the newest streams. */
-  private async unblock(): Promise<void> {
-    for (let i = 0; i < 50 && this.readerId !== undefined; i++) {
-      if (this.readingVersion >= this.version && !this.closed) return;
-      const n = await this.commands.client('UNBLOCK', this.readerId).catch(() => 0);
-      if (n === 1 || this.closed) return;
-      // The reader was between two reads: it may not have sent its XREAD yet.
-      await new Promise((r) => setTimeout(r, 2));
-    }
-  }
-
-  private async run(): Promise<void> {
-    this.readerId = Number(await this.reader.client('ID'));
-    while (!this.closed) {
-      if (this.streams.size === 0) {
-        await new Promise<void>((resolve) => (this.wake = resolve));
-        this.wake = undefined;
-        continue;
+    sub.catchingUp = false;
+    const buffered = sub.buffer.splice(0);
+    // Buffered events after a new gap (renumbered after a loss) are read again.
+    for (const [event, seq] of buffered) {
+      if (seq > sub.lastSeq + 1) {
+        this.catchUp(sub);
+        break;
       }
-      const keys = [...this.streams.keys()];
-      const ids = keys.map((k) => `${this.streams.get(k)?.cursor ?? 0}-0`);
-      this.readingVersion = this.version;
-      let reply: XReadReply;
-      try {
-        reply = (await this.reader.xread(
-          'COUNT',
-          READ_COUNT,
-          'BLOCK',
-          BLOCK_MS,
-          'STREAMS',
-          ...keys,
-          ...ids,
-        ));
-      } catch (err) {
-        if (this.closed) break;
-        this.logger.warn('relay read failed; retrying', { err });
-        await new Promise((r) => setTimeout(r, 500));
-        continue;
-      }
-      for (const [key, entries] of reply ?? []) {
-        const followed = this.streams.get(key);
-        if (!followed) continue;
-        for (const [id, fields] of entries) {
-          const seq = seqOfStreamId(id);
-          followed.cursor = Math.max(followed.cursor, seq);
-          const event = decodeEntry(fields);
-          if (!event) continue;
-          for (const sub of followed.subscribers) {
-            if (sub.catchingUp) sub.buffer.push([event, seq]);
-            else this.deliver(sub, event, seq);
-          }
-        }
-      }
+      this.deliver(sub, event, seq);
     }
   }
 }

@@ -16,8 +16,8 @@
  * full text, like any write that finds the log gone.
  *
  * Checks are cheap and rare: one Redis round trip every {@link CHECK_EVERY_MS} per
- * followed request, and a Temporal `describe` only when the log is missing or has been
- * silent for {@link SILENT_MS}.
+ * followed request that got no event meanwhile, and a Temporal `describe` only when the
+ * log is missing or has been silent for {@link SILENT_MS}.
  */
 import { WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
 import { chatWorkflowId, type ChatWorkflowResult } from '../contracts/definitions';
@@ -48,7 +48,8 @@ export function watchRequestEnd(
   let stopped = false;
   let busy = false;
   const timer = setInterval(() => {
-    if (busy || stopped) return;
+    // While events flow the request is plainly alive: no check costs anything then.
+    if (busy || stopped || Date.now() - lastEventAt() < CHECK_EVERY_MS) return;
     busy = true;
     checkOnce(deps, userId, requestId, lastEventAt())
       .then((settled) => {

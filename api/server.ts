@@ -20,6 +20,7 @@ import { authenticate, tokenOf } from './auth';
 import { ApiKeyStore } from '../lib/api-keys';
 import { KnownUsers, type ApiDeps } from './deps';
 import { StreamRelay } from './relay';
+import { Admission } from './admission';
 import { ChatConnection } from './ws';
 import { metricsRegistry } from '../lib/metrics';
 import { startEmbeddedChatWorker } from '../workers/embedded';
@@ -60,6 +61,7 @@ export async function startApiServer(config: Readonly<Config>, logger: Logger): 
     : await Connection.connect({ address: config.temporalAddress });
   const temporal = embedded?.client ?? new Client({ connection, namespace: config.temporalNamespace });
   const relay = new StreamRelay(relayReader, redis, logger);
+  const admission = new Admission(config.admission, () => relay.followedStreams);
   // Hears API key revocations from every API process (subscriber mode: its own connection).
   const keySubscriber = createRedis(config.redisUrl, 'api-keys-sub');
   const apiKeys = new ApiKeyStore(db, redis, logger, keySubscriber);
@@ -70,6 +72,7 @@ export async function startApiServer(config: Readonly<Config>, logger: Logger): 
     redis,
     events: new EventLog(redis, config.eventTtlSeconds),
     relay,
+    admission,
     temporal,
     logger,
     users: new KnownUsers(userService),
@@ -143,6 +146,7 @@ export async function startApiServer(config: Readonly<Config>, logger: Logger): 
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       await relay.close();
+      admission.close();
       await apiKeys.close();
       keySubscriber.disconnect();
       relayReader.disconnect();

@@ -38,6 +38,7 @@ const CODES: ReadonlySet<string> = new Set<ClientErrorCode>([
   'context_too_large',
   'llm_unavailable',
   'cancelled',
+  'overloaded',
   'internal',
 ]);
 

@@ -22,6 +22,7 @@ export type ErrorCode =
   | 'context_too_large'
   | 'llm_unavailable'
   | 'cancelled'
+  | 'overloaded'
   | 'internal';
 
 export interface ErrorSpec {
@@ -52,6 +53,12 @@ export const ERRORS = {
     message: 'The language model is unavailable, please try again later',
   },
   Cancelled: { code: 'cancelled', status: 409, message: 'The request was cancelled' },
+  /** Refused at the door, before any work: the process is past its capacity (api/admission.ts). */
+  Overloaded: {
+    code: 'overloaded',
+    status: 503,
+    message: 'The server is at capacity, please retry shortly',
+  },
   /** A tool call whose arguments fail the tool's schema (answered to the LLM, not the client). */
   InvalidToolArguments: { code: 'bad_request', status: 400, message: 'Invalid tool arguments' },
   Internal: { code: 'internal', status: 500, message: 'Internal error' },
@@ -104,6 +111,7 @@ export const FAILURE_TYPES: { readonly [T in FailureType]: T } = {
   ContextTooLarge: 'ContextTooLarge',
   LlmUnavailable: 'LlmUnavailable',
   Cancelled: 'Cancelled',
+  Overloaded: 'Overloaded',
   InvalidToolArguments: 'InvalidToolArguments',
   Internal: 'Internal',
   LlmTransient: 'LlmTransient',

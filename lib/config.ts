@@ -17,6 +17,26 @@ export const DEV_JWT_SECRET = 'dev-only-secret-change-me';
 
 export const DEFAULT_LOCAL_LLM_PORT = 8787;
 
+/** When an API process refuses new chat requests as `overloaded` (api/admission.ts). */
+export interface AdmissionLimits {
+  /** Streams one API process relays at most (`MAX_STREAMS`). */
+  maxStreams: number;
+  /** Event-loop lag (mean over a second, two seconds running) past which new requests are refused. */
+  maxEventLoopLagMs: number;
+  /** Chat starts waiting on Temporal at most (`MAX_PENDING_STARTS`). */
+  maxPendingStarts: number;
+}
+
+/** How LLM tokens are coalesced into `delta` events (activities/delta-writer.ts). */
+export interface DeltaFlushSettings {
+  /** The write rate the flush interval aims at, for all streams of a process together. */
+  writesPerSecond: number;
+  /** The longest a token may wait for its delta to be written. */
+  maxMs: number;
+}
+
+export const DEFAULT_DELTA_FLUSH: Readonly<DeltaFlushSettings> = { writesPerSecond: 5000, maxMs: 200 };
+
 export interface LlmEndpoint {
   baseUrl: string;
   apiKey: string;
@@ -98,6 +118,14 @@ export interface Config {
   workflowBundlePath?: string;
   /** Task queues this worker process polls (`WORKER_TASK_QUEUES`, comma-separated). */
   workerTaskQueues: ReadonlyArray<keyof TaskQueues>;
+  /** When an API process refuses new chats as `overloaded` (api/admission.ts). */
+  admission: AdmissionLimits;
+  /** How LLM tokens are coalesced into deltas (activities/delta-writer.ts). */
+  deltaFlush: DeltaFlushSettings;
+  /** The API's chat worker also runs LLM calls (eager activity dispatch); else only workers do. */
+  apiRunsLlm: boolean;
+  /** Chat activities (LLM streams) one worker runs at once (`LLM_ACTIVITY_SLOTS`). */
+  llmActivitySlots: number;
 }
 
 export class ConfigError extends Error {
@@ -253,7 +281,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     summaryBreakerFailures: int(env, 'SUMMARY_BREAKER_FAILURES', 3, 1),
     summaryBreakerCooldownMs: int(env, 'SUMMARY_BREAKER_COOLDOWN_MS', 60_000, 100),
     maxCompletionTokens: int(env, 'MAX_COMPLETION_TOKENS', 1024, 1),
-    llmAttemptTimeoutMs: int(env, 'LLM_ATTEMPT_TIMEOUT_MS', 60_000, 1000),
+    llmAttemptTimeoutMs: int(env, 'LLM_ATTEMPT_TIMEOUT_MS', 600_000, 1000),
     llmMaxAttempts: int(env, 'LLM_MAX_ATTEMPTS', 4, 1),
     apiChatWorker: bool(env, 'API_CHAT_WORKER', true),
     replyStoreBudgetMs: int(env, 'REPLY_STORE_BUDGET_MS', 120_000, 1000),
@@ -263,6 +291,17 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     metricsEnabled: bool(env, 'METRICS_ENABLED', true),
     workflowBundlePath: env.WORKFLOW_BUNDLE_PATH || undefined,
     workerTaskQueues: parseQueues(env.WORKER_TASK_QUEUES),
+    admission: {
+      maxStreams: int(env, 'MAX_STREAMS', 1500, 1),
+      maxEventLoopLagMs: int(env, 'MAX_EVENT_LOOP_LAG_MS', 150, 1),
+      maxPendingStarts: int(env, 'MAX_PENDING_STARTS', 500, 1),
+    },
+    deltaFlush: {
+      writesPerSecond: int(env, 'DELTA_WRITES_PER_SECOND', DEFAULT_DELTA_FLUSH.writesPerSecond, 1),
+      maxMs: int(env, 'DELTA_FLUSH_MAX_MS', DEFAULT_DELTA_FLUSH.maxMs),
+    },
+    apiRunsLlm: bool(env, 'API_RUNS_LLM', true),
+    llmActivitySlots: int(env, 'LLM_ACTIVITY_SLOTS', 2000, 1),
   };
   return Object.freeze(config);
 }

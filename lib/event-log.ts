@@ -28,8 +28,10 @@ import type { Redis } from 'ioredis';
 import type { ChatMethod } from '../contracts/definitions';
 import { TERMINAL_EVENT_TYPES, type RequestEvent } from '../contracts/protocol';
 
-// KEYS: stream, seq, fence, end, once. ARGV: payload, fence, terminal, ttl, maxLen,
+// KEYS: stream, seq, fence, end, once, live. ARGV: payload, fence, terminal, ttl, maxLen,
 // once-name ('' = none), then payloads written first when the seq was missing.
+// Every call that adds entries publishes them, one `<seq> <payload>` line each, as one
+// message on the request's shard channel (api/relay.ts follows it live).
 const APPEND_SCRIPT = `
 if redis.call('EXISTS', KEYS[4]) == 1 then return false end
 if ARGV[6] ~= '' then
@@ -49,14 +51,17 @@ if redis.call('EXISTS', KEYS[2]) == 0 then
   fresh = 1
 end
 local seq
+local published = {}
 local function add(payload)
   seq = redis.call('INCR', KEYS[2])
   redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[5], string.format('%d-0', seq), 'e', payload)
+  published[#published + 1] = string.format('%d ', seq) .. payload
 end
 if fresh == 1 then
   for i = 7, #ARGV do add(ARGV[i]) end
 end
 add(ARGV[1])
+redis.call('SPUBLISH', KEYS[6], table.concat(published, '\\n'))
 if ARGV[3] == '1' then redis.call('SET', KEYS[4], seq, 'EX', ARGV[4]) end
 if ARGV[6] ~= '' then
   redis.call('HSET', KEYS[5], ARGV[6], seq)
@@ -96,6 +101,8 @@ export function requestKeys(userId: string, requestId: string) {
     fence: `chat:${tag}:fence`,
     end: `chat:${tag}:end`,
     once: `chat:${tag}:once`,
+    /** Shard channel the append script publishes every new entry on (live followers). */
+    live: `chat:${tag}:live`,
   };
 }
 
@@ -142,7 +149,7 @@ export class EventLog {
     private readonly ttlSeconds: number,
   ) {
     if (!('chatAppendEvent' in redis)) {
-      redis.defineCommand('chatAppendEvent', { numberOfKeys: 5, lua: APPEND_SCRIPT });
+      redis.defineCommand('chatAppendEvent', { numberOfKeys: 6, lua: APPEND_SCRIPT });
     }
     const cmd = (redis as unknown as { chatAppendEvent: AppendCommand }).chatAppendEvent;
     this.append_ = cmd.bind(redis);
@@ -175,6 +182,7 @@ export class EventLog {
       k.fence,
       k.end,
       k.once,
+      k.live,
       JSON.stringify(event),
       String(options.fence ?? 0),
       TERMINAL_EVENT_TYPES.has(event.type) ? '1' : '0',
@@ -211,6 +219,25 @@ export function lostTextRecovery(content: string): RequestEvent[] {
 
 /** The `restart` reason when Redis lost events the client may not have read. */
 export const EVENTS_LOST = 'events_lost';
+
+/**
+ * Decodes a live message of the append script: `<seq> <payload>` lines, in seq order.
+ * Lines that do not parse are skipped (a reader then sees a gap and reads the stream).
+ */
+export function decodeLiveMessage(message: string): Array<[RequestEvent, number]> {
+  const out: Array<[RequestEvent, number]> = [];
+  for (const line of message.split('\n')) {
+    const space = line.indexOf(' ');
+    const seq = Number(line.slice(0, space));
+    if (space <= 0 || !Number.isSafeInteger(seq)) continue;
+    try {
+      out.push([JSON.parse(line.slice(space + 1)) as RequestEvent, seq]);
+    } catch {
+      /* skipped: see above */
+    }
+  }
+  return out;
+}
 
 /** Decodes one stream entry's fields into the event it carries. */
 export function decodeEntry(fields: string[]): RequestEvent | undefined {

@@ -112,6 +112,14 @@ export const quotaRefusalsTotal = new Counter({
   registers: [metricsRegistry],
 });
 
+/** New requests an API process refused at its door because it was past its capacity. */
+export const overloadRefusalsTotal = new Counter({
+  name: 'overload_refusals_total',
+  help: 'Requests refused as overloaded, by reason (streams, event_loop_lag, backlog)',
+  labelNames: ['reason'] as const,
+  registers: [metricsRegistry],
+});
+
 /** Times an async database query into `db_query_duration_seconds{query_type}`. */
 export async function timeQuery<T>(queryType: string, run: () => Promise<T>): Promise<T> {
   const end = dbQueryDuration.startTimer({ query_type: queryType });
@@ -190,6 +198,7 @@ export const HOT_PATH_METRICS: readonly object[] = [
   summarizationFailuresTotal,
   billingFailuresTotal,
   quotaRefusalsTotal,
+  overloadRefusalsTotal,
 ];
 
 let enabled = true;

@@ -37,8 +37,9 @@ describe('chat over WebSocket', () => {
     assert.equal(frames[0]?.type, 'accepted');
     assert.equal(frames[0]?.sessionId, sessionId);
     assert.equal(done.type, 'done', JSON.stringify(frames.slice(-3)));
+    // Deltas may carry several tokens each (docs/API.md "Overload"): the text is what counts.
     const deltas = frames.filter((f) => f.type === 'delta');
-    assert.equal(deltas.length, 20);
+    assert.ok(deltas.length >= 1 && deltas.length <= 20, `${deltas.length} deltas`);
     assert.equal(reassemble(frames), done.content);
     const usage = frames.find((f) => f.type === 'usage');
     assert.ok(usage, 'usage frame');
@@ -116,7 +117,7 @@ describe('resume', () => {
     const { client, sessionId, token } = await newChat();
     const requestId = randomUUID();
     client.send({ type: 'chat', requestId, sessionId, content: 'long one [[tokens:40]] [[delay_ms:25]]' });
-    await client.waitFor((fs) => fs.filter((f) => f.type === 'delta').length >= 5, 20_000, '5 deltas');
+    await client.waitFor((fs) => fs.filter((f) => f.type === 'delta').length >= 2, 20_000, '2 deltas');
     await client.close();
     const seen = client.of(requestId).filter((f) => f.eventId);
     const lastEventId = String(seen.at(-1)?.eventId);
@@ -128,8 +129,7 @@ describe('resume', () => {
     assert.ok(rest.every((f) => String(f.eventId) > lastEventId), 'nothing at or before lastEventId');
     const all = [...seen, ...rest];
     eventIdsInOrder(all);
-    assert.equal(reassemble(all), done.content);
-    assert.equal(all.filter((f) => f.type === 'delta').length, 40);
+    assert.equal(reassemble(all), done.content, 'every delta once: the text is whole, nothing repeated');
     await again.close();
   });
 
@@ -189,7 +189,7 @@ describe('LLM failures', () => {
     assert.ok(restartAt > 0, 'a restart frame');
     assert.ok(frames.slice(0, restartAt).filter((f) => f.type === 'delta').length >= 1, 'partial text before restart');
     assert.equal(reassemble(frames), end.content);
-    assert.equal(frames.slice(restartAt).filter((f) => f.type === 'delta').length, 12);
+    assert.ok(frames.slice(restartAt).some((f) => f.type === 'delta'), 'the text again after restart');
     eventIdsInOrder(frames);
   });
 

@@ -96,7 +96,8 @@ describe('OpenAI-compatible API through the openai client', () => {
     });
     const got: OpenAI.Chat.Completions.ChatCompletionChunk[] = [];
     for await (const chunk of stream) got.push(chunk);
-    assert.ok(got.length >= 17);
+    // role chunk, content (tokens may be coalesced into fewer chunks), finish, usage
+    assert.ok(got.length >= 4, `${got.length} chunks`);
     for (const c of got) {
       assert.equal(c.object, 'chat.completion.chunk');
       assert.equal(c.id, got[0]!.id);

@@ -34,6 +34,10 @@ export function plainWords(err: ErrorLike, now: Date = new Date()): string {
         : 'You are sending messages too fast. Wait a moment and try again.';
     case 'llm_unavailable':
       return 'The language model is unavailable right now. Please try again in a moment.';
+    case 'overloaded':
+      return err.retryAfter !== undefined
+        ? `The service is busy right now. Try again in ${duration(err.retryAfter * 1000)}.`
+        : 'The service is busy right now. Try again in a moment.';
     case 'context_too_large':
       return 'That message is too long for the model. Try a shorter one.';
     case 'payload_too_large':

@@ -54,6 +54,7 @@ export function createActivityDeps(config: Config, logger: Logger): OwnedDeps {
       cooldownMs: config.summaryBreakerCooldownMs,
     }),
     models: config.modelTable,
+    deltaFlush: config.deltaFlush,
     logger,
     clock: () => new Date(),
     limits: {

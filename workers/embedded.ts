@@ -51,7 +51,10 @@ export async function startEmbeddedChatWorker(
       deps: owned.deps,
       serve: ['chat'],
       workflowBundlePath: config.workflowBundlePath,
-      options: { shutdownGraceTime: '2s' },
+      llmActivitySlots: config.llmActivitySlots,
+      // Without API_RUNS_LLM the LLM calls go to the worker processes (no eager dispatch):
+      // this process then only relays and runs the chat's workflow tasks and local steps.
+      options: { shutdownGraceTime: '2s', enableNonLocalActivities: config.apiRunsLlm },
     });
     const running = runWorkers([worker!]).catch((err: unknown) => {
       logger.error('the API chat worker stopped', { err });

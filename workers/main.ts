@@ -23,6 +23,7 @@ async function main(): Promise<void> {
     taskQueues: config.taskQueues,
     deps: owned.deps,
     workflowBundlePath: config.workflowBundlePath,
+    llmActivitySlots: config.llmActivitySlots,
     serve: config.workerTaskQueues,
   });
   logger.info('worker started', {

@@ -23,6 +23,8 @@ export interface WorkerSetup {
    * dist/workflow-bundle.js); otherwise the workflows are bundled now, once per process.
    */
   workflowBundlePath?: string;
+  /** LLM streams the chat queue's worker runs at once (`LLM_ACTIVITY_SLOTS`); each mostly waits on I/O. */
+  llmActivitySlots?: number;
   /** Overrides for tests (e.g. shorter shutdown). */
   options?: Partial<WorkerOptions>;
 }
@@ -61,6 +63,9 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
         activities,
         shutdownGraceTime: '5s',
         ...QUEUE_OPTIONS[queue],
+        ...(queue === 'chat' && setup.llmActivitySlots
+          ? { maxConcurrentActivityTaskExecutions: setup.llmActivitySlots }
+          : {}),
         ...setup.options,
       }),
     );

@@ -1,0 +1,90 @@
+/**
+ * Admission control: an API process past its capacity refuses new chat requests at
+ * once (`overloaded`, with a retry delay) instead of accepting work it would fail later
+ * (docs/API.md "Overload"). Three signals, each cheap to read on every request:
+ *
+ * - streams: the requests this process relays right now (its followed streams). Each
+ *   costs the process CPU per event and memory for its socket; the limit comes from the
+ *   streams benchmark (BENCHMARKS.md).
+ * - event-loop lag: how late this process runs a 50 ms timer, on average over a second.
+ *   A starved loop delays every stream it relays; past the limit new work waits. Only
+ *   lag that lasts counts: both of the last two seconds must be past the limit, so one
+ *   long pause (a GC, a compile at startup) refuses nothing.
+ * - backlog: chat starts waiting on Temporal. A slow or overloaded Temporal shows here
+ *   first.
+ *
+ * Requests already accepted, and resumes of them, are never refused.
+ */
+import { ERRORS } from '../contracts/errors';
+import type { AdmissionLimits } from '../lib/config';
+import { overloadRefusalsTotal } from '../lib/metrics';
+import { AppError } from './errors';
+
+/** The lag probe's period, and the window its samples are averaged over. */
+const LAG_TICK_MS = 50;
+const LAG_WINDOW_MS = 1000;
+/** What a refused client is told to wait, in seconds. */
+const RETRY_AFTER_S = 2;
+
+export class Admission {
+  private pendingStarts = 0;
+  /** Mean lag of the last two complete windows (ms). */
+  private lagMs = [0, 0];
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly limits: AdmissionLimits,
+    /** The streams this process relays now. */
+    private readonly streams: () => number,
+  ) {
+    let expected = performance.now() + LAG_TICK_MS;
+    let windowStart = performance.now();
+    let sum = 0;
+    let samples = 0;
+    this.timer = setInterval(() => {
+      const now = performance.now();
+      sum += Math.max(0, now - expected);
+      samples++;
+      expected = now + LAG_TICK_MS;
+      if (now - windowStart < LAG_WINDOW_MS) return;
+      this.lagMs = [this.lagMs[1]!, sum / samples];
+      windowStart = now;
+      sum = samples = 0;
+    }, LAG_TICK_MS);
+    this.timer.unref();
+  }
+
+  /** Mean event-loop lag of the last complete second, in ms. */
+  get eventLoopLagMs(): number {
+    return this.lagMs[1]!;
+  }
+
+  /**
+   * Runs `start` (a new request's start) when the process has room for it; otherwise
+   * throws `overloaded` before any work is done.
+   */
+  async admit<T>(start: () => Promise<T>): Promise<T> {
+    const reason = this.refusal();
+    if (reason) {
+      overloadRefusalsTotal.inc({ reason });
+      throw new AppError(ERRORS.Overloaded, `${ERRORS.Overloaded.message} (${reason})`, RETRY_AFTER_S);
+    }
+    this.pendingStarts++;
+    try {
+      return await start();
+    } finally {
+      this.pendingStarts--;
+    }
+  }
+
+  private refusal(): 'streams' | 'event_loop_lag' | 'backlog' | undefined {
+    if (this.streams() + this.pendingStarts >= this.limits.maxStreams) return 'streams';
+    if (Math.min(...this.lagMs) > this.limits.maxEventLoopLagMs) return 'event_loop_lag';
+    if (this.pendingStarts >= this.limits.maxPendingStarts) return 'backlog';
+    return undefined;
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+  }
+}
