@@ -120,6 +120,7 @@ export function chatSettings(config: Readonly<Config>): ChatSettings {
     summaryMaxTokens: config.summaryMaxTokens,
     llmAttemptTimeoutMs: config.llmAttemptTimeoutMs,
     llmMaxAttempts: config.llmMaxAttempts,
+    llmHeartbeatTimeoutMs: config.llmHeartbeatTimeoutMs,
     replyStoreBudgetMs: config.replyStoreBudgetMs,
   };
 }

@@ -61,6 +61,11 @@ export interface ChatSettings {
   llmAttemptTimeoutMs: number;
   llmMaxAttempts: number;
   /**
+   * Silence after which an LLM attempt's worker counts as gone and the call is retried
+   * elsewhere. Optional: absent in older histories (then 10 s).
+   */
+  llmHeartbeatTimeoutMs?: number;
+  /**
    * How long the reply step retries writing the reply and the ledger row before the
    * record is handed to a billing workflow. Optional: absent in older histories.
    */

@@ -35,7 +35,7 @@ export interface DeltaFlushSettings {
   maxMs: number;
 }
 
-export const DEFAULT_DELTA_FLUSH: Readonly<DeltaFlushSettings> = { writesPerSecond: 5000, maxMs: 200 };
+export const DEFAULT_DELTA_FLUSH: Readonly<DeltaFlushSettings> = { writesPerSecond: 1000, maxMs: 250 };
 
 export interface LlmEndpoint {
   baseUrl: string;
@@ -103,6 +103,8 @@ export interface Config {
   maxCompletionTokens: number;
   llmAttemptTimeoutMs: number;
   llmMaxAttempts: number;
+  /** Silence after which an LLM attempt's worker counts as gone (`LLM_HEARTBEAT_TIMEOUT_MS`). */
+  llmHeartbeatTimeoutMs: number;
   /** The API process also runs a chat worker, so chat workflows start eagerly on it. */
   apiChatWorker: boolean;
   /** How long a chat retries storing its reply + ledger row before billing is handed off. */
@@ -283,6 +285,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     maxCompletionTokens: int(env, 'MAX_COMPLETION_TOKENS', 1024, 1),
     llmAttemptTimeoutMs: int(env, 'LLM_ATTEMPT_TIMEOUT_MS', 600_000, 1000),
     llmMaxAttempts: int(env, 'LLM_MAX_ATTEMPTS', 4, 1),
+    llmHeartbeatTimeoutMs: int(env, 'LLM_HEARTBEAT_TIMEOUT_MS', 20_000, 2000),
     apiChatWorker: bool(env, 'API_CHAT_WORKER', true),
     replyStoreBudgetMs: int(env, 'REPLY_STORE_BUDGET_MS', 120_000, 1000),
     taskQueues: Object.freeze({ ...DEFAULT_TASK_QUEUES }),

@@ -2,9 +2,8 @@
  * Sends a planned reply as an OpenAI server-sent-event stream, one chunk per token,
  * with the scripted delay between tokens and the scripted connection drop.
  */
-import { once } from 'node:events';
 import type { ServerResponse } from 'node:http';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { callAt } from './pacer';
 import type { TiktokenEncoding } from 'tiktoken';
 import { splitTokens } from '../lib/tokens';
 import type { PlannedReply } from './replies';
@@ -63,21 +62,13 @@ export function streamEvents(
   return events;
 }
 
-/** Resolves false instead of throwing when the wait is aborted. */
-async function pause(ms: number, signal: AbortSignal): Promise<boolean> {
-  try {
-    await sleep(ms, undefined, { signal });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
- * Writes the stream to `res`. Stops quietly when `signal` aborts (client gone or
+ * Writes the stream to `res`: each token chunk at its time on the reply's schedule (one
+ * every `delayMs`; a late write is caught up, so the pace holds under load), through
+ * the shared {@link callAt} pacer. Stops quietly when `signal` aborts (client gone or
  * server closing); never throws for a dead connection.
  */
-export async function streamReply(
+export function streamReply(
   res: ServerResponse,
   plan: StreamPlan,
   encoding: TiktokenEncoding,
@@ -89,37 +80,45 @@ export async function streamReply(
     connection: 'keep-alive',
   });
   res.flushHeaders();
-  let unflushed = 0;
-  let onFlushed: (() => void) | undefined;
+  const events = streamEvents(plan, encoding).map((e) => ({ text: sseEvent(e.data), token: e.token }));
+  let next = 0;
+  let due = performance.now();
+  let waited = false;
   let tokensSent = 0;
-  for (const event of streamEvents(plan, encoding)) {
-    if (plan.cutAfter !== undefined && tokensSent >= plan.cutAfter) {
-      // Let the chunks already written reach the client, then drop the connection.
-      if (unflushed > 0 && !signal.aborted) {
-        await new Promise<void>((resolve) => {
-          onFlushed = resolve;
-          // A dead socket may never call back: the abort (on 'close') settles the wait.
-          signal.addEventListener('abort', () => resolve(), { once: true });
-        });
+  return new Promise<void>((resolve) => {
+    const stop = () => {
+      signal.removeEventListener('abort', stop);
+      resolve();
+    };
+    signal.addEventListener('abort', stop, { once: true });
+    const step = (): void => {
+      while (next < events.length) {
+        if (signal.aborted || res.destroyed) return stop();
+        if (plan.cutAfter !== undefined && tokensSent >= plan.cutAfter) {
+          // Let the chunks already written reach the client, then drop the connection.
+          res.write('', () => {
+            res.destroy();
+            stop();
+          });
+          return;
+        }
+        const event = events[next]!;
+        if (event.token && plan.delayMs > 0 && !waited) {
+          due += plan.delayMs;
+          waited = true;
+          if (due > performance.now()) return callAt(due, step);
+        }
+        waited = false;
+        next++;
+        if (event.token) tokensSent++;
+        if (!res.write(event.text)) {
+          res.once('drain', step);
+          return;
+        }
       }
-      res.destroy();
-      return;
-    }
-    if (event.token && plan.delayMs > 0 && !(await pause(plan.delayMs, signal))) return;
-    if (signal.aborted || res.destroyed) return;
-    unflushed++;
-    const ok = res.write(sseEvent(event.data), () => {
-      unflushed--;
-      if (unflushed === 0) onFlushed?.();
-    });
-    if (event.token) tokensSent++;
-    if (!ok) {
-      try {
-        await once(res, 'drain', { signal });
-      } catch {
-        return;
-      }
-    }
-  }
-  if (!res.destroyed) res.end();
+      if (!res.destroyed) res.end();
+      stop();
+    };
+    step();
+  });
 }

@@ -54,8 +54,11 @@ export function localRetryWithin(budgetMs: number): LocalActivityOptions {
 /** Fast steps (Postgres + Redis only), as local activities: no round trip to the server. */
 export const fast = proxyLocalActivities<Activities>(localRetryWithin(120_000));
 
-/** The LLM heartbeats every second; 10 s of silence means its worker is gone. */
-export const LLM_HEARTBEAT_TIMEOUT = '10s';
+/**
+ * The LLM heartbeats every second; this much silence means its worker is gone, for
+ * chats started before `llmHeartbeatTimeoutMs` was a setting.
+ */
+export const LLM_HEARTBEAT_TIMEOUT_MS = 10_000;
 
 /**
  * The LLM call: a regular activity (it heartbeats), retried by Temporal with a short
@@ -65,7 +68,7 @@ export const LLM_HEARTBEAT_TIMEOUT = '10s';
 export function llmActivities(settings: ChatSettings) {
   return proxyActivities<Activities>({
     startToCloseTimeout: settings.llmAttemptTimeoutMs,
-    heartbeatTimeout: LLM_HEARTBEAT_TIMEOUT,
+    heartbeatTimeout: settings.llmHeartbeatTimeoutMs ?? LLM_HEARTBEAT_TIMEOUT_MS,
     retry: {
       initialInterval: '300ms',
       backoffCoefficient: 2,

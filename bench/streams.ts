@@ -1,0 +1,237 @@
+/**
+ * Many long replies at once, through what users run (`npm start`'s processes) and the
+ * public WebSocket: `npm run bench -- streams`.
+ *
+ * Each stream is its own user on its own socket asking for a 1,000-token reply that the
+ * embedded LLM streams at 20 tokens/s. Arms, each on a fresh `npm start`:
+ * - `ramp-<n>-<placement>`: n streams started 15 per second, the LLM calls run in the API
+ *   process (`API_RUNS_LLM=true`, eager dispatch) or only in the worker (`false`);
+ * - `burst-2000`: 2,000 asked at once; every request must end, `done` or `overloaded`
+ *   within a second, and the accepted ones keep their pace.
+ *
+ * Per stream, at the client: first delta after sending, pace (tokens / time from first
+ * delta to `done`), longest silence between frames. Per arm: CPU time of every product
+ * process (API, worker, Redis, Temporal; the LLM and the clients apart) per streamed
+ * token, and the API's peak RSS.
+ *
+ * `--arms=a,b` picks arms (names as in {@link ARMS}; default: ramp-1000 in both
+ * placements, then burst-2000), e.g. `node --import tsx bench/streams.ts --arms=ramp-200-api`
+ * against a running stack (Temporal, Postgres, Redis as `npm run bench` sets them up).
+ */
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import WebSocket from 'ws';
+import { signToken } from '../api/auth';
+import { loadConfig } from '../lib/config';
+import { startNpmStack, type StartedStack } from './npm-start';
+import { percentile, round, runStandalone, type BenchResult } from './result';
+
+const TOKENS = 1000;
+const DELAY_MS = 50; // 20 tokens/s
+const RAMP_PER_SECOND = 15;
+/** A stream with no end after this long counts as never ended. */
+const STREAM_TIMEOUT_MS = 300_000;
+const PROMPT = `Tell me a long story [[tokens:${TOKENS}]] [[delay_ms:${DELAY_MS}]]`;
+
+interface Stream {
+  sentAt: number;
+  firstDeltaAt?: number;
+  lastFrameAt?: number;
+  maxSilenceMs: number;
+  endAt?: number;
+  end?: string;
+  tokens: number;
+  restarts: number;
+  deltas: number;
+}
+
+interface Client {
+  token: string;
+  sessionId: string;
+}
+
+/** Users with a session each, made over HTTP before the clock starts. */
+async function makeClients(stack: StartedStack, n: number, secret: string): Promise<Client[]> {
+  const clients: Client[] = [];
+  const one = async () => {
+    const token = signToken(secret, { userId: randomUUID(), name: 'bench' });
+    const res = await fetch(`${stack.baseUrl}/v1/sessions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: '{}',
+    });
+    if (res.status !== 201 && res.status !== 200) throw new Error(`session: HTTP ${res.status}`);
+    const { sessionId } = (await res.json()) as { sessionId: string };
+    clients.push({ token, sessionId });
+  };
+  for (let i = 0; i < n; i += 20) await Promise.all(Array.from({ length: Math.min(20, n - i) }, one));
+  return clients;
+}
+
+/** Opens the client's socket; resolves once open. */
+function connect(stack: StartedStack, client: Client): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`${stack.wsUrl}?token=${client.token}`);
+    ws.once('open', () => resolve(ws));
+    ws.once('error', reject);
+  });
+}
+
+/** Sends one chat on an open socket and records its frames until its end. */
+function runStream(ws: WebSocket, client: Client): Promise<Stream> {
+  const s: Stream = { sentAt: performance.now(), maxSilenceMs: 0, tokens: 0, restarts: 0, deltas: 0 };
+  const requestId = randomUUID();
+  return new Promise((resolve) => {
+    const finish = (end: string) => {
+      if (s.end) return;
+      s.end = end;
+      s.endAt = performance.now();
+      clearTimeout(timer);
+      ws.close();
+      resolve(s);
+    };
+    const timer = setTimeout(() => finish('timeout'), STREAM_TIMEOUT_MS);
+    ws.on('message', (data) => {
+      const f = JSON.parse((data as Buffer).toString()) as { type: string; requestId?: string; code?: string; completionTokens?: number };
+      if (f.requestId !== requestId) return;
+      const now = performance.now();
+      if (s.firstDeltaAt !== undefined && s.lastFrameAt !== undefined) {
+        s.maxSilenceMs = Math.max(s.maxSilenceMs, now - s.lastFrameAt);
+      }
+      s.lastFrameAt = now;
+      if (f.type === 'delta') {
+        s.deltas++;
+        s.firstDeltaAt ??= now;
+      } else if (f.type === 'restart') s.restarts++;
+      else if (f.type === 'usage') s.tokens = f.completionTokens ?? 0;
+      else if (f.type === 'done') finish('done');
+      else if (f.type === 'error') finish(f.code ?? 'error');
+    });
+    ws.on('close', () => finish('closed'));
+    ws.send(JSON.stringify({ type: 'chat', requestId, sessionId: client.sessionId, content: PROMPT }));
+  });
+}
+
+interface ArmResult {
+  metrics: Record<string, number>;
+}
+
+/** Runs one arm on a fresh stack. */
+async function runArm(kind: 'ramp' | 'burst', n: number, env: NodeJS.ProcessEnv): Promise<ArmResult> {
+  const secret = loadConfig().jwtSecret;
+  const stack = await startNpmStack(env);
+  try {
+    const clients = await makeClients(stack, n, secret);
+    // Burst: every socket is open before the first chat is sent.
+    const sockets = kind === 'burst' ? await Promise.all(clients.map((c) => connect(stack, c))) : [];
+    let peakRss = 0;
+    const rssTimer = setInterval(() => (peakRss = Math.max(peakRss, stack.rssMb('api'))), 1000);
+    const cpu0 = stack.cpu();
+    const t0 = performance.now();
+    const runs: Array<Promise<Stream>> = [];
+    for (let i = 0; i < n; i++) {
+      if (kind === 'ramp') {
+        const due = t0 + (i * 1000) / RAMP_PER_SECOND;
+        const wait = due - performance.now();
+        if (wait > 0) await sleep(wait);
+        runs.push(connect(stack, clients[i]!).then((ws) => runStream(ws, clients[i]!)));
+      } else {
+        runs.push(runStream(sockets[i]!, clients[i]!));
+      }
+    }
+    const streams = await Promise.all(runs);
+    const wallS = (performance.now() - t0) / 1000;
+    const cpu1 = stack.cpu();
+    clearInterval(rssTimer);
+    return { metrics: summarise(streams, cpu0, cpu1, wallS, peakRss) };
+  } finally {
+    await stack.stop();
+  }
+}
+
+function summarise(
+  streams: Stream[],
+  cpu0: Record<string, number>,
+  cpu1: Record<string, number>,
+  wallS: number,
+  peakRssMb: number,
+): Record<string, number> {
+  const done = streams.filter((s) => s.end === 'done');
+  const overloaded = streams.filter((s) => s.end === 'overloaded');
+  const tokens = streams.reduce((n, s) => n + s.tokens, 0);
+  const cpu = (role: string) => (cpu1[role] ?? NaN) - (cpu0[role] ?? NaN);
+  const product = cpu('api') + cpu('worker') + cpu('redis') + cpu('temporal');
+  const paces = done
+    .filter((s) => s.firstDeltaAt !== undefined)
+    .map((s) => s.tokens / ((s.endAt! - s.firstDeltaAt!) / 1000));
+  const firstDelta = streams.filter((s) => s.firstDeltaAt !== undefined).map((s) => s.firstDeltaAt! - s.sentAt);
+  return {
+    streams: streams.length,
+    done: done.length,
+    overloaded: overloaded.length,
+    other_end: streams.length - done.length - overloaded.length,
+    never_ended: streams.filter((s) => s.end === 'timeout').length,
+    overloaded_answer_p99_ms: round(percentile(overloaded.map((s) => s.endAt! - s.sentAt), 99), 1),
+    pace_p10_tok_s: round(percentile(paces, 10), 1),
+    pace_p50_tok_s: round(percentile(paces, 50), 1),
+    longest_silence_p99_s: round(percentile(done.map((s) => s.maxSilenceMs / 1000), 99), 2),
+    first_delta_p50_ms: round(percentile(firstDelta, 50), 1),
+    first_delta_p99_ms: round(percentile(firstDelta, 99), 1),
+    restarts: streams.reduce((n, s) => n + s.restarts, 0),
+    deltas_per_token: round(streams.reduce((n, s) => n + s.deltas, 0) / Math.max(1, tokens), 3),
+    tokens,
+    wall_s: round(wallS, 1),
+    cpu_us_per_token: round((product * 1000) / Math.max(1, tokens), 1),
+    cpu_us_per_token_api: round((cpu('api') * 1000) / Math.max(1, tokens), 1),
+    cpu_us_per_token_worker: round((cpu('worker') * 1000) / Math.max(1, tokens), 1),
+    cpu_us_per_token_redis: round((cpu('redis') * 1000) / Math.max(1, tokens), 1),
+    cpu_us_per_token_temporal: round((cpu('temporal') * 1000) / Math.max(1, tokens), 1),
+    cpu_us_per_token_llm: round((cpu('llm') * 1000) / Math.max(1, tokens), 1),
+    api_rss_peak_mb: round(peakRssMb, 0),
+  };
+}
+
+const ARMS: Record<string, () => Promise<ArmResult>> = {
+  'ramp-1000-api': () => runArm('ramp', 1000, { API_RUNS_LLM: 'true' }),
+  'ramp-1000-worker': () => runArm('ramp', 1000, { API_RUNS_LLM: 'false' }),
+  'ramp-200-api': () => runArm('ramp', 200, { API_RUNS_LLM: 'true' }),
+  'ramp-200-worker': () => runArm('ramp', 200, { API_RUNS_LLM: 'false' }),
+  'burst-2000': () => runArm('burst', 2000, {}),
+};
+
+async function main(): Promise<BenchResult> {
+  const names = (loadArms() ?? 'ramp-1000-api,ramp-1000-worker,burst-2000').split(',');
+  const metrics: Record<string, number | string> = {};
+  for (const name of names) {
+    const arm = ARMS[name];
+    if (!arm) throw new Error(`unknown arm ${name}; known: ${Object.keys(ARMS).join(', ')}`);
+    console.error(`streams: ${name}`);
+    const { metrics: m } = await arm();
+    console.error(`streams: ${name}: ${JSON.stringify(m)}`);
+    for (const [k, v] of Object.entries(m)) metrics[`${name}.${k}`] = v;
+  }
+  return {
+    name: 'streams',
+    command: 'npm run bench -- streams',
+    metrics,
+    goals: [
+      { metric: 'ramp-1000-api.done', op: '>=', target: 1000 },
+      { metric: 'ramp-1000-api.pace_p10_tok_s', op: '>=', target: 16 },
+      { metric: 'ramp-1000-api.longest_silence_p99_s', op: '<=', target: 1 },
+      { metric: 'ramp-1000-api.first_delta_p50_ms', op: '<=', target: 250 },
+      { metric: 'ramp-1000-api.cpu_us_per_token', op: '<=', target: 40 },
+      { metric: 'ramp-1000-api.api_rss_peak_mb', op: '<=', target: 300 },
+      { metric: 'burst-2000.other_end', op: '<=', target: 0 },
+      { metric: 'burst-2000.overloaded_answer_p99_ms', op: '<=', target: 1000 },
+      { metric: 'burst-2000.pace_p10_tok_s', op: '>=', target: 16 },
+    ],
+  };
+}
+
+/** The `--arms=` argument. */
+function loadArms(): string | undefined {
+  const arg = process.argv.find((a) => a.startsWith('--arms='));
+  return arg?.slice('--arms='.length);
+}
+
+runStandalone(main);
