@@ -1,0 +1,42 @@
+/**
+ * Fault suite: the process running the LLM calls is starved (SIGSTOP for 20 s, then
+ * SIGCONT) while it streams several replies. Overload of our own must never become a
+ * retry storm: every request ends `done`, with at most one restart, its text whole,
+ * stored and billed once (./invariants.ts).
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { assertStored, assertStream, chat, deltas, useFaultStack } from './invariants';
+
+const env = useFaultStack();
+const STREAMS = 6;
+const STOPPED_MS = 20_000;
+
+describe('fault suite: a starved LLM process', () => {
+  it('SIGSTOP the worker for 20 s mid-stream: every request ends done with at most one restart', async () => {
+    const chats = await Promise.all(Array.from({ length: STREAMS }, () => env.stack.newChat()));
+    const requests = chats.map(({ client, sessionId }, i) =>
+      chat(client, sessionId, `starved ${i} [[tokens:80]] [[delay_ms:50]]`),
+    );
+    await Promise.all(chats.map(({ client }, i) => deltas(client, requests[i]!, 2)));
+    // The worker runs every LLM call (the fault stack's APIs run no chat worker).
+    const worker = env.stack.procs.worker!.child;
+    worker.kill('SIGSTOP');
+    try {
+      await sleep(STOPPED_MS);
+    } finally {
+      worker.kill('SIGCONT');
+    }
+    for (const [i, { userId, sessionId, client }] of chats.entries()) {
+      const requestId = requests[i]!;
+      await client.end(requestId, 120_000);
+      const frames = client.of(requestId);
+      assertStream(frames, `starved ${i}`);
+      const restarts = frames.filter((f) => f.type === 'restart').length;
+      assert.ok(restarts <= 1, `starved ${i}: at most one restart (got ${restarts})`);
+      await assertStored(env, userId, sessionId, requestId, `starved ${i}`);
+      await client.close();
+    }
+  });
+});
