@@ -128,6 +128,8 @@ export interface Config {
   apiRunsLlm: boolean;
   /** Chat activities (LLM streams) one worker runs at once (`LLM_ACTIVITY_SLOTS`). */
   llmActivitySlots: number;
+  /** Chat workflows one worker keeps cached between tasks (`WORKFLOW_CACHE_SIZE`). */
+  workflowCacheSize: number;
 }
 
 export class ConfigError extends Error {
@@ -303,8 +305,9 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       writesPerSecond: int(env, 'DELTA_WRITES_PER_SECOND', DEFAULT_DELTA_FLUSH.writesPerSecond, 1),
       maxMs: int(env, 'DELTA_FLUSH_MAX_MS', DEFAULT_DELTA_FLUSH.maxMs),
     },
-    apiRunsLlm: bool(env, 'API_RUNS_LLM', true),
+    apiRunsLlm: bool(env, 'API_RUNS_LLM', false),
     llmActivitySlots: int(env, 'LLM_ACTIVITY_SLOTS', 2000, 1),
+    workflowCacheSize: int(env, 'WORKFLOW_CACHE_SIZE', 250, 2),
   };
   return Object.freeze(config);
 }

@@ -52,6 +52,7 @@ export async function startEmbeddedChatWorker(
       serve: ['chat'],
       workflowBundlePath: config.workflowBundlePath,
       llmActivitySlots: config.llmActivitySlots,
+    workflowCacheSize: config.workflowCacheSize,
       // Without API_RUNS_LLM the LLM calls go to the worker processes (no eager dispatch):
       // this process then only relays and runs the chat's workflow tasks and local steps.
       options: { shutdownGraceTime: '2s', enableNonLocalActivities: config.apiRunsLlm },

@@ -24,6 +24,7 @@ async function main(): Promise<void> {
     deps: owned.deps,
     workflowBundlePath: config.workflowBundlePath,
     llmActivitySlots: config.llmActivitySlots,
+    workflowCacheSize: config.workflowCacheSize,
     serve: config.workerTaskQueues,
   });
   logger.info('worker started', {

@@ -25,6 +25,12 @@ export interface WorkerSetup {
   workflowBundlePath?: string;
   /** LLM streams the chat queue's worker runs at once (`LLM_ACTIVITY_SLOTS`); each mostly waits on I/O. */
   llmActivitySlots?: number;
+  /**
+   * Chat workflows the chat queue's worker keeps in memory between their tasks
+   * (`WORKFLOW_CACHE_SIZE`). A chat waits out its whole reply between two tasks; past
+   * this many, the least recent is evicted and replayed (a dozen events) at its next task.
+   */
+  workflowCacheSize?: number;
   /** Overrides for tests (e.g. shorter shutdown). */
   options?: Partial<WorkerOptions>;
 }
@@ -65,6 +71,9 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
         ...QUEUE_OPTIONS[queue],
         ...(queue === 'chat' && setup.llmActivitySlots
           ? { maxConcurrentActivityTaskExecutions: setup.llmActivitySlots }
+          : {}),
+        ...(queue === 'chat' && setup.workflowCacheSize
+          ? { maxCachedWorkflows: setup.workflowCacheSize }
           : {}),
         ...setup.options,
       }),
