@@ -10,8 +10,10 @@
  *   A starved loop delays every stream it relays; past the limit new work waits. Only
  *   lag that lasts counts: both of the last two seconds must be past the limit, so one
  *   long pause (a GC, a compile at startup) refuses nothing.
- * - backlog: chat starts waiting on Temporal. A slow or overloaded Temporal shows here
- *   first.
+ * - backlog: chat starts waiting on Temporal, and how long recent chats waited from
+ *   their `chat` frame to their LLM call starting (the median of the last ten seconds'
+ *   WebSocket chats). Either grows when Temporal, the workers or this process fall
+ *   behind: new work then waits its turn at the client instead of in a queue here.
  *
  * Requests already accepted, and resumes of them, are never refused.
  */
@@ -23,6 +25,10 @@ import { AppError } from './errors';
 /** The lag probe's period, and the window its samples are averaged over. */
 const LAG_TICK_MS = 50;
 const LAG_WINDOW_MS = 1000;
+/** Queue delays older than this no longer count (so refusing does not feed itself). */
+const QUEUE_WINDOW_MS = 10_000;
+/** Fewer recent delays than this say nothing. */
+const QUEUE_MIN_SAMPLES = 5;
 /** What a refused client is told to wait, in seconds. */
 const RETRY_AFTER_S = 2;
 
@@ -31,11 +37,15 @@ export class Admission {
   /** Mean lag of the last two complete windows (ms). */
   private lagMs = [0, 0];
   private readonly timer: NodeJS.Timeout;
+  /** Recent queue delays: [when seen, ms]. */
+  private delays: Array<[number, number]> = [];
 
   constructor(
     private readonly limits: AdmissionLimits,
     /** The streams this process relays now. */
     private readonly streams: () => number,
+    /** The clock queue delays are timed by (injectable for tests). */
+    private readonly now: () => number = () => performance.now(),
   ) {
     let expected = performance.now() + LAG_TICK_MS;
     let windowStart = performance.now();
@@ -57,6 +67,21 @@ export class Admission {
   /** Mean event-loop lag of the last complete second, in ms. */
   get eventLoopLagMs(): number {
     return this.lagMs[1]!;
+  }
+
+  /** A chat's time from its `chat` frame to its LLM call starting (api/ws-metrics.ts). */
+  observeQueueDelay(ms: number): void {
+    this.delays.push([this.now(), ms]);
+    if (this.delays.length > 500) this.delays = this.delays.slice(-250);
+  }
+
+  /** Median queue delay of the last {@link QUEUE_WINDOW_MS}; 0 with too few samples. */
+  get queueDelayMs(): number {
+    const since = this.now() - QUEUE_WINDOW_MS;
+    const recent = this.delays.filter(([at]) => at >= since).map(([, ms]) => ms);
+    if (recent.length < QUEUE_MIN_SAMPLES) return 0;
+    recent.sort((a, b) => a - b);
+    return recent[recent.length >> 1]!;
   }
 
   /**
@@ -81,6 +106,7 @@ export class Admission {
     if (this.streams() + this.pendingStarts >= this.limits.maxStreams) return 'streams';
     if (Math.min(...this.lagMs) > this.limits.maxEventLoopLagMs) return 'event_loop_lag';
     if (this.pendingStarts >= this.limits.maxPendingStarts) return 'backlog';
+    if (this.queueDelayMs > this.limits.maxQueueDelayMs) return 'backlog';
     return undefined;
   }
 

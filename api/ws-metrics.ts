@@ -57,16 +57,23 @@ interface Timing {
   /** `performance.now()` when the `chat` frame arrived. */
   startedAt: number;
   sawFirstToken: boolean;
+  sawLlmCall: boolean;
 }
 
 /** The chat requests one connection started and has not yet seen end. */
 export class ChatRequestTimings {
   private readonly open = new Map<string, Timing>();
 
+  /**
+   * @param onQueueDelay hears, per request, the time from its `chat` frame to its LLM call
+   *   starting (`status: calling_llm`): how long our own system kept it waiting.
+   */
+  constructor(private readonly onQueueDelay?: (ms: number) => void) {}
+
   /** A new request (not a replay) was started at `startedAt` (`performance.now()`). */
   start(requestId: string, sessionId: string, startedAt: number): void {
     if (this.open.has(requestId)) return;
-    this.open.set(requestId, { sessionId, startedAt, sawFirstToken: false });
+    this.open.set(requestId, { sessionId, startedAt, sawFirstToken: false, sawLlmCall: false });
     holdSession(sessionId);
   }
 
@@ -74,7 +81,10 @@ export class ChatRequestTimings {
   onEvent(requestId: string, event: RequestEvent): void {
     const t = this.open.get(requestId);
     if (!t) return;
-    if (event.type === 'delta' && !t.sawFirstToken) {
+    if (event.type === 'status' && event.state === 'calling_llm' && !t.sawLlmCall) {
+      t.sawLlmCall = true;
+      this.onQueueDelay?.(performance.now() - t.startedAt);
+    } else if (event.type === 'delta' && !t.sawFirstToken) {
       t.sawFirstToken = true;
       timeToFirstToken.observe((performance.now() - t.startedAt) / 1000);
     } else if (TERMINAL_EVENT_TYPES.has(event.type)) {

@@ -30,7 +30,7 @@ export class ChatConnection {
   /** Frames this connection may send (a flood answers `rate_limited`, the socket stays). */
   private readonly frameBudget: TokenBucket;
   /** Metrics of the chat requests started here (api/ws-metrics.ts). */
-  private readonly timings = new ChatRequestTimings();
+  private readonly timings: ChatRequestTimings;
 
   constructor(
     private readonly ws: WebSocket,
@@ -38,6 +38,7 @@ export class ChatConnection {
     private readonly deps: ApiDeps,
   ) {
     this.frameBudget = new TokenBucket(deps.config.wsFrameRate, deps.config.wsFrameBurst);
+    this.timings = new ChatRequestTimings((ms) => deps.admission.observeQueueDelay(ms));
     wsConnections.inc();
     ws.on('message', (data, isBinary) => {
       void this.onMessage(data, isBinary);

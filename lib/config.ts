@@ -25,6 +25,8 @@ export interface AdmissionLimits {
   maxEventLoopLagMs: number;
   /** Chat starts waiting on Temporal at most (`MAX_PENDING_STARTS`). */
   maxPendingStarts: number;
+  /** Median wait of recent chats before their LLM call past which new ones are refused (`MAX_QUEUE_DELAY_MS`). */
+  maxQueueDelayMs: number;
 }
 
 /** How LLM tokens are coalesced into `delta` events (activities/delta-writer.ts). */
@@ -300,6 +302,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       maxStreams: int(env, 'MAX_STREAMS', 1500, 1),
       maxEventLoopLagMs: int(env, 'MAX_EVENT_LOOP_LAG_MS', 150, 1),
       maxPendingStarts: int(env, 'MAX_PENDING_STARTS', 500, 1),
+      maxQueueDelayMs: int(env, 'MAX_QUEUE_DELAY_MS', 2000, 1),
     },
     deltaFlush: {
       writesPerSecond: int(env, 'DELTA_WRITES_PER_SECOND', DEFAULT_DELTA_FLUSH.writesPerSecond, 1),
