@@ -289,7 +289,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     maxCompletionTokens: int(env, 'MAX_COMPLETION_TOKENS', 1024, 1),
     llmAttemptTimeoutMs: int(env, 'LLM_ATTEMPT_TIMEOUT_MS', 600_000, 1000),
     llmMaxAttempts: int(env, 'LLM_MAX_ATTEMPTS', 4, 1),
-    llmHeartbeatTimeoutMs: int(env, 'LLM_HEARTBEAT_TIMEOUT_MS', 20_000, 2000),
+    llmHeartbeatTimeoutMs: int(env, 'LLM_HEARTBEAT_TIMEOUT_MS', 60_000, 2000),
     apiChatWorker: bool(env, 'API_CHAT_WORKER', true),
     replyStoreBudgetMs: int(env, 'REPLY_STORE_BUDGET_MS', 120_000, 1000),
     taskQueues: Object.freeze({ ...DEFAULT_TASK_QUEUES }),

@@ -22,7 +22,11 @@ const workers: ToolWorkerProcess[] = [];
 before(async () => {
   // The in-process workers serve everything but the chat queue: child processes do
   // (no chat worker in the API process either, so the killed worker is the one running).
-  sys = await startSystem({ serve: ['tools', 'billing', 'summaries'], env: { API_CHAT_WORKER: 'false' } });
+  // A killed worker's call is retried after the heartbeat timeout: short here, so the test is.
+  sys = await startSystem({
+    serve: ['tools', 'billing', 'summaries'],
+    env: { API_CHAT_WORKER: 'false', LLM_HEARTBEAT_TIMEOUT_MS: '10000' },
+  });
 });
 after(async () => {
   for (const w of workers) w.kill();

@@ -24,11 +24,11 @@ export interface FaultEnv {
   redis: Redis;
 }
 
-/** Starts this file's own stack before its tests and stops it after. */
-export function useFaultStack(): FaultEnv {
+/** Starts this file's own stack (with `overrides` to its environment) before its tests and stops it after. */
+export function useFaultStack(overrides: NodeJS.ProcessEnv = {}): FaultEnv {
   const env = {} as FaultEnv;
   before(async () => {
-    env.stack = await startFaultStack();
+    env.stack = await startFaultStack(overrides);
     env.db = new Pool({ connectionString: env.stack.databaseUrl, max: 4 });
     env.db.on('error', () => undefined);
     env.redis = new Redis(env.stack.redisUrl, { maxRetriesPerRequest: null });

@@ -106,8 +106,8 @@ export interface FaultStack {
   stop(): Promise<void>;
 }
 
-/** Starts the whole stack: Temporal, Postgres, Redis, LLM, one worker, two APIs. */
-export async function startFaultStack(): Promise<FaultStack> {
+/** Starts the whole stack: Temporal, Postgres, Redis, LLM, one worker, two APIs (`overrides`: env). */
+export async function startFaultStack(overrides: NodeJS.ProcessEnv = {}): Promise<FaultStack> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'fault-suite-'));
   const temporalBin = findTemporalBinary();
   if (!temporalBin) throw new Error('no temporal CLI found (npm test builds one)');
@@ -143,12 +143,16 @@ export async function startFaultStack(): Promise<FaultStack> {
     RATE_LIMIT_PER_MINUTE: '1000',
     // An LLM process restart takes seconds: enough attempts (0.3, 0.6, 1.2, then 2 s apart) to outlast it.
     LLM_MAX_ATTEMPTS: '10',
+    // A dead (or stopped) worker's LLM call is retried after this much silence: shorter
+    // than the product's default, so the suite's kills and stops each cost one retry.
+    LLM_HEARTBEAT_TIMEOUT_MS: '10000',
     WS_FRAME_RATE: '1000',
     WS_FRAME_BURST: '1000',
     NODE_ENV: 'test',
     // Chats run on the worker processes (no eager-start worker in the APIs), so killing
     // a worker process kills the one running the request.
     API_CHAT_WORKER: 'false',
+    ...overrides,
   };
   const procs: Record<string, Proc> = {};
   const node = (entry: string) => [process.execPath, ['--import', 'tsx', path.join(ROOT, entry)]] as const;
