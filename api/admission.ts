@@ -27,8 +27,11 @@ const LAG_TICK_MS = 50;
 const LAG_WINDOW_MS = 1000;
 /** Queue delays older than this no longer count (so refusing does not feed itself). */
 const QUEUE_WINDOW_MS = 10_000;
-/** Fewer recent delays than this say nothing. */
-const QUEUE_MIN_SAMPLES = 5;
+/**
+ * Fewer recent delays than this say nothing: the signal is for a busy process (two new
+ * chats a second and more), not a few chats that waited out a brief Postgres outage.
+ */
+export const QUEUE_MIN_SAMPLES = 20;
 /** What a refused client is told to wait, in seconds. */
 const RETRY_AFTER_S = 2;
 

@@ -36,10 +36,18 @@ interface Subscriber {
   ready: Promise<void>;
   /** Unsubscribed: nothing more is read or delivered for it. */
   gone: boolean;
+  /** When it last got an event, or last read the Stream (`performance.now()`). */
+  heardAt: number;
 }
 
 /** A failed catch-up (Redis unreachable) is tried again after this long. */
 const CATCH_UP_RETRY_MS = 500;
+/**
+ * A follower that heard nothing for this long reads its Stream once: the safety net for
+ * a live message lost without a later one to reveal the gap (e.g. a subscription that
+ * failed while Redis was unreachable). Costs one `XRANGE` per quiet request per period.
+ */
+const QUIET_CHECK_MS = 5000;
 
 /** The request a stream key belongs to: its live channel has the same hash tag. */
 function channelOf(streamKey: string): string {
@@ -51,6 +59,7 @@ export class StreamRelay {
   private readonly channels = new Map<string, Set<Subscriber>>();
   private closed = false;
   private started = false;
+  private sweeper: NodeJS.Timeout | undefined;
 
   constructor(
     /** A connection used only for channel subscriptions (it enters subscriber mode). */
@@ -64,16 +73,26 @@ export class StreamRelay {
     if (this.started) return;
     this.started = true;
     this.subscriber.on('smessage', (channel: string, message: string) => this.onMessage(channel, message));
-    // ioredis re-subscribes after a reconnect; what was published meanwhile is read
-    // from the Streams.
+    // After a reconnect: subscribe again (ioredis re-subscribes what had succeeded; this
+    // covers any that failed while Redis was away) and read what was published meanwhile.
     this.subscriber.on('ready', () => {
+      const channels = [...this.channels.keys()];
+      if (channels.length > 0) this.subscriber.ssubscribe(...channels).catch(() => undefined);
       for (const subs of this.channels.values()) for (const sub of subs) this.catchUp(sub);
     });
+    this.sweeper = setInterval(() => {
+      const quietSince = performance.now() - QUIET_CHECK_MS;
+      for (const subs of this.channels.values()) {
+        for (const sub of subs) if (sub.heardAt < quietSince) this.catchUp(sub);
+      }
+    }, QUIET_CHECK_MS);
+    this.sweeper.unref();
   }
 
   /** Stops delivering; the caller owns (and closes) the connections. */
   close(): Promise<void> {
     this.closed = true;
+    clearInterval(this.sweeper);
     this.channels.clear();
     return Promise.resolve();
   }
@@ -109,6 +128,7 @@ export class StreamRelay {
       handler,
       ready,
       gone: false,
+      heardAt: performance.now(),
     };
     subs.add(sub);
     this.catchUp(sub);
@@ -140,6 +160,7 @@ export class StreamRelay {
   private deliver(sub: Subscriber, event: RequestEvent, seq: number): void {
     if (seq <= sub.lastSeq || sub.gone) return;
     sub.lastSeq = seq;
+    sub.heardAt = performance.now();
     try {
       sub.handler(event, seq);
     } catch (err) {
@@ -158,6 +179,7 @@ export class StreamRelay {
     try {
       await sub.ready;
       const entries = await this.commands.xrange(sub.streamKey, `${sub.lastSeq + 1}-0`, '+');
+      sub.heardAt = performance.now();
       for (const [id, fields] of entries) {
         const event = decodeEntry(fields);
         if (event) this.deliver(sub, event, seqOfStreamId(id));

@@ -1,7 +1,7 @@
 /** Admission control's signals (api/admission.ts), with no service. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Admission } from '../api/admission';
+import { Admission, QUEUE_MIN_SAMPLES } from '../api/admission';
 import { AppError } from '../api/errors';
 
 const limits = { maxStreams: 3, maxEventLoopLagMs: 10_000, maxPendingStarts: 2, maxQueueDelayMs: 1000 };
@@ -47,13 +47,13 @@ describe('admission', () => {
   it('refuses while recent chats waited too long for their LLM call, and forgets old waits', async () => {
     let now = 0;
     const admission = new Admission(limits, () => 0, () => now);
-    for (let i = 0; i < 4; i++) admission.observeQueueDelay(5000);
+    for (let i = 0; i < QUEUE_MIN_SAMPLES - 1; i++) admission.observeQueueDelay(5000);
     assert.equal(await refusal(admission), undefined, 'too few samples say nothing');
     admission.observeQueueDelay(5000);
     assert.match((await refusal(admission)) ?? '', /backlog/);
     now += 11_000;
     assert.equal(await refusal(admission), undefined, 'ten seconds later the waits no longer count');
-    for (let i = 0; i < 5; i++) admission.observeQueueDelay(100);
+    for (let i = 0; i < QUEUE_MIN_SAMPLES; i++) admission.observeQueueDelay(100);
     assert.equal(await refusal(admission), undefined, 'short waits admit');
     admission.close();
   });

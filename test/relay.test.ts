@@ -100,6 +100,21 @@ describe('stream relay', () => {
     f.stop();
   });
 
+  it('a lost live message with nothing after it still arrives: a quiet follower reads its Stream', async () => {
+    const user = randomUUID();
+    const req = randomUUID();
+    const f = follow(user, req);
+    await events.append(user, req, delta('0'));
+    await eventually('first event', () => f.got.length === 1);
+    // The terminal event, written without publishing: no later event reveals the gap.
+    const k = requestKeys(user, req);
+    const seq = await writer.incr(k.seq);
+    await writer.xadd(k.stream, `${seq}-0`, 'e', JSON.stringify({ type: 'done', messageId: 'm', content: '0' }));
+    await eventually('the unpublished end', () => f.got.length === 2, 15_000);
+    assert.equal(f.got[1]![0].type, 'done');
+    f.stop();
+  });
+
   it('events published while the subscriber connection was down arrive after it reconnects', async () => {
     const user = randomUUID();
     const req = randomUUID();
