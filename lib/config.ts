@@ -301,7 +301,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     admission: {
       maxStreams: int(env, 'MAX_STREAMS', 1500, 1),
       maxEventLoopLagMs: int(env, 'MAX_EVENT_LOOP_LAG_MS', 150, 1),
-      maxPendingStarts: int(env, 'MAX_PENDING_STARTS', 500, 1),
+      maxPendingStarts: int(env, 'MAX_PENDING_STARTS', 50, 1),
       maxQueueDelayMs: int(env, 'MAX_QUEUE_DELAY_MS', 1000, 1),
     },
     deltaFlush: {
