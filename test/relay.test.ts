@@ -45,6 +45,23 @@ function follow(userId: string, requestId: string, afterSeq = 0) {
   return { got, stop };
 }
 
+/** A new request with one event its follower has received. */
+async function followedRequest() {
+  const user = randomUUID();
+  const req = randomUUID();
+  const f = follow(user, req);
+  await events.append(user, req, delta('0'));
+  await eventually('first event', () => f.got.length === 1);
+  return { user, req, f };
+}
+
+/** Appends an event to the Stream without publishing it: a follower misses it live. */
+async function appendUnpublished(user: string, req: string, event: RequestEvent): Promise<void> {
+  const k = requestKeys(user, req);
+  const seq = await writer.incr(k.seq);
+  await writer.xadd(k.stream, `${seq}-0`, 'e', JSON.stringify(event));
+}
+
 function assertInOrderOnce(got: Array<[RequestEvent, number]>) {
   for (let i = 1; i < got.length; i++) assert.ok(got[i]![1] > got[i - 1]![1], 'seqs strictly increase');
 }
@@ -84,15 +101,8 @@ describe('stream relay', () => {
   });
 
   it('a gap in the live events (a missed message) is read from the Stream', async () => {
-    const user = randomUUID();
-    const req = randomUUID();
-    const f = follow(user, req);
-    await events.append(user, req, delta('0'));
-    await eventually('first event', () => f.got.length === 1);
-    // Written without publishing: the follower misses it live.
-    const k = requestKeys(user, req);
-    const seq = await writer.incr(k.seq);
-    await writer.xadd(k.stream, `${seq}-0`, 'e', JSON.stringify(delta('1')));
+    const { user, req, f } = await followedRequest();
+    await appendUnpublished(user, req, delta('1'));
     await events.append(user, req, delta('2'));
     await eventually('the missed event and the next', () => f.got.length === 3);
     assert.deepEqual(f.got.map(([e]) => (e as { content: string }).content), ['0', '1', '2']);
@@ -101,26 +111,16 @@ describe('stream relay', () => {
   });
 
   it('a lost live message with nothing after it still arrives: a quiet follower reads its Stream', async () => {
-    const user = randomUUID();
-    const req = randomUUID();
-    const f = follow(user, req);
-    await events.append(user, req, delta('0'));
-    await eventually('first event', () => f.got.length === 1);
-    // The terminal event, written without publishing: no later event reveals the gap.
-    const k = requestKeys(user, req);
-    const seq = await writer.incr(k.seq);
-    await writer.xadd(k.stream, `${seq}-0`, 'e', JSON.stringify({ type: 'done', messageId: 'm', content: '0' }));
+    const { user, req, f } = await followedRequest();
+    // The terminal event, unpublished: no later event reveals the gap.
+    await appendUnpublished(user, req, { type: 'done', messageId: 'm', content: '0' });
     await eventually('the unpublished end', () => f.got.length === 2, 15_000);
     assert.equal(f.got[1]![0].type, 'done');
     f.stop();
   });
 
   it('events published while the subscriber connection was down arrive after it reconnects', async () => {
-    const user = randomUUID();
-    const req = randomUUID();
-    const f = follow(user, req);
-    await events.append(user, req, delta('0'));
-    await eventually('first event', () => f.got.length === 1);
+    const { user, req, f } = await followedRequest();
     // Drop the subscriber's connection from the server side; ioredis reconnects by itself.
     const list = String(await commands.client('LIST'));
     const id = /id=(\d+) [^\n]*name=(\S+)/g;
@@ -129,7 +129,8 @@ describe('stream relay', () => {
     await commands.client('KILL', 'ID', ids[0]!);
     await events.append(user, req, delta('1'));
     await events.append(user, req, { type: 'done', messageId: 'm', content: '01' });
-    await eventually('the events written while disconnected', () => f.got.length === 3, 10_000);
+    // Well within the quiet follower's 5 s safety net: this is the reconnect's own catch-up.
+    await eventually('the events written while disconnected', () => f.got.length === 3, 3_000);
     assert.deepEqual(f.got.map(([e]) => e.type), ['delta', 'delta', 'done']);
     assertInOrderOnce(f.got);
     f.stop();
