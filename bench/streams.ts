@@ -280,6 +280,8 @@ const ARMS: Record<string, () => Promise<ArmResult>> = {
   'chat-20-worker': () => runChatArm(20, 30, { API_RUNS_LLM: 'false' }),
   'ramp-1000-api': () => runArm('ramp', 1000, { API_RUNS_LLM: 'true' }),
   'ramp-1000-worker': () => runArm('ramp', 1000, { API_RUNS_LLM: 'false' }),
+  // The API as a pure relay: no chat worker in it (no eager start), the least memory.
+  'ramp-1000-relay': () => runArm('ramp', 1000, { API_CHAT_WORKER: 'false' }),
   'ramp-1000-worker-hb60': () =>
     runArm('ramp', 1000, { API_RUNS_LLM: 'false', LLM_HEARTBEAT_TIMEOUT_MS: '60000' }),
   'ramp-200-api': () => runArm('ramp', 200, { API_RUNS_LLM: 'true' }),
