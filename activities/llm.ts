@@ -18,6 +18,7 @@ import { countPromptTokens, countTextTokens, modelInfo } from '../lib/tokens';
 import { toolDefinitions } from '../tools/registry';
 import type { RequestEvent } from '../contracts/protocol';
 import { DeltaWriter } from './delta-writer';
+import { streamChatCompletion } from './llm-stream';
 import type { ActivityDeps } from './deps';
 
 /** How often the activity heartbeats while it waits on the LLM. */
@@ -117,20 +118,16 @@ export function createLlmActivities(deps: ActivityDeps) {
     });
     try {
       touch();
-      const stream = await deps.llm.chat.completions.create(
-        {
-          model: input.model,
-          messages: input.messages as Parameters<
-            typeof deps.llm.chat.completions.create
-          >[0]['messages'],
-          stream: true,
-          stream_options: { include_usage: true },
-          max_tokens: input.maxTokens,
-          ...(input.tools?.length ? { tools: toolDefinitions(input.tools) } : {}),
-          ...clientParams(input),
-        } as CompletionParams & { stream: true },
-        { signal: abort.signal },
-      );
+      const params = {
+        model: input.model,
+        messages: input.messages,
+        stream: true,
+        stream_options: { include_usage: true },
+        max_tokens: input.maxTokens,
+        ...(input.tools?.length ? { tools: toolDefinitions(input.tools) } : {}),
+        ...clientParams(input),
+      };
+      const stream = streamChatCompletion(deps.llm.baseURL, deps.llm.apiKey ?? '', params, abort.signal);
       for await (const chunk of stream) {
         touch();
         if (chunk.usage) providerUsage = chunk.usage;
