@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { EVENT_ID_RE } from '../lib/event-log';
 import { unstorableTextProblem } from '../lib/storable-text';
 
-const uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a UUID');
+export const uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a UUID');
 
 /** Longest chat message accepted, in characters (the frame limit bounds it too). */
 export const MAX_CONTENT_CHARS = 32_000;

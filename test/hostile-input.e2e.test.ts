@@ -1,0 +1,83 @@
+/**
+ * Regression tests of issue 20 ("nobody gets in, nothing crashes"), on the real stack:
+ * hostile token claims, failures on the WebSocket upgrade path, crafted cursors, deeply
+ * nested JSON, and work done before auth and limits.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import jwt from 'jsonwebtoken';
+import { startSystem, type TestSystem } from './helpers/system';
+import { TestClient, UpgradeRefused } from './helpers/ws-client';
+
+let sys: TestSystem;
+/** Rejections nothing handled while this file ran: each one would have ended a real API process. */
+const unhandled: unknown[] = [];
+const onUnhandled = (err: unknown) => unhandled.push(err);
+
+before(async () => {
+  process.on('unhandledRejection', onUnhandled);
+  sys = await startSystem();
+});
+after(async () => {
+  process.off('unhandledRejection', onUnhandled);
+  await sys?.stop();
+});
+
+/** Opens a socket with this token; the refusal's status and body, or 'open'. Never hangs. */
+async function upgrade(token: string): Promise<{ status: number; body: any } | 'open'> {
+  try {
+    const client = await Promise.race([
+      TestClient.connect(sys.wsUrl, { Authorization: `Bearer ${token}` }),
+      new Promise<never>((_, reject) =>
+        setTimeout(() => reject(new Error('the upgrade got no answer within 10 s')), 10_000).unref(),
+      ),
+    ]);
+    await client.close();
+    return 'open';
+  } catch (err) {
+    if (!(err instanceof UpgradeRefused)) throw err;
+    return { status: err.status, body: err.body ? JSON.parse(err.body) : undefined };
+  }
+}
+
+/** A normal user still gets through: the API survived. */
+async function stillServes(): Promise<void> {
+  const { token } = sys.newUser();
+  assert.equal((await sys.http(token, 'POST', '/v1/sessions')).status, 201);
+  assert.equal(await upgrade(token), 'open');
+  assert.deepEqual(unhandled, [], 'no rejection was left unhandled');
+}
+
+describe('token claims', () => {
+  it('a correctly signed token with a NUL or lone surrogate in `name` is 401 on HTTP and on the WebSocket', async () => {
+    for (const name of ['evil\u0000name', 'x\udc00', 'n'.repeat(10_000)]) {
+      const token = jwt.sign({ sub: randomUUID(), name }, sys.config.jwtSecret, { algorithm: 'HS256', expiresIn: 60 });
+      const http = await sys.http(token, 'POST', '/v1/sessions');
+      assert.equal(http.status, 401, JSON.stringify(http.body));
+      assert.equal(http.body.error.code, 'unauthorized');
+      const ws = await upgrade(token);
+      assert.notEqual(ws, 'open');
+      assert.equal(ws !== 'open' && ws.status, 401);
+      assert.equal(ws !== 'open' && ws.body.error.code, 'unauthorized');
+    }
+    await stillServes();
+  });
+});
+
+describe('the WebSocket upgrade path', () => {
+  it('a database error while a new user socket opens answers 503, and the process goes on', async () => {
+    const users = sys.api.deps.users;
+    const ensure = users.ensure.bind(users);
+    users.ensure = () => Promise.reject(new Error('connection terminated unexpectedly'));
+    try {
+      const ws = await upgrade(sys.newUser().token);
+      assert.notEqual(ws, 'open');
+      assert.equal(ws !== 'open' && ws.status, 503);
+      assert.equal(ws !== 'open' && ws.body.error.code, 'internal');
+    } finally {
+      users.ensure = ensure;
+    }
+    await stillServes();
+  });
+});
