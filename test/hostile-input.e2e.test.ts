@@ -81,3 +81,33 @@ describe('the WebSocket upgrade path', () => {
     await stillServes();
   });
 });
+
+describe('pagination cursors', () => {
+  it('a crafted cursor (impossible date, malformed id) answers 400 bad_request, never reaching Postgres', async () => {
+    const { token } = sys.newUser();
+    await sys.createSession(token);
+    const id = randomUUID();
+    const crafted: unknown[] = [
+      ['9999-99-99 99:99:99+00', id],
+      ['2026-02-31 10:00:00+00', id],
+      ['2026-12-02 24:00:00+00', id],
+      ['2026-12-02 04:24:20.123456+99', id],
+      ['0000-01-01 00:00:00+00', id],
+      ['2026-12-02 04:24:20+00', '------------------------------------'],
+      ['2026-12-02 04:24:20+00', 'zzzzzzzz-zzzz-zzzz-zzzz-zzzzzzzzzzzz'],
+      ['2026-12-02 04:24:20+00', id.toUpperCase()],
+      ['2026-12-02 04:24:20+00', id, 'extra'],
+      [1, id],
+      { at: '2026-12-02 04:24:20+00', id },
+    ];
+    for (const c of crafted) {
+      const cursor = Buffer.from(JSON.stringify(c)).toString('base64url');
+      const res = await sys.http(token, 'GET', `/v1/sessions?cursor=${cursor}`);
+      assert.equal(res.status, 400, `${JSON.stringify(c)}: ${JSON.stringify(res.body)}`);
+      assert.equal(res.body.error.code, 'bad_request');
+    }
+    // A well-formed position is a valid cursor (cursors are opaque, not signed).
+    const ok = Buffer.from(JSON.stringify(['2026-12-02 04:24:20.123456+00', id])).toString('base64url');
+    assert.equal((await sys.http(token, 'GET', `/v1/sessions?cursor=${ok}`)).status, 200);
+  });
+});
