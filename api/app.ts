@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { ERRORS } from '../contracts/errors';
+import { jsonTooDeep, TOO_DEEP_MESSAGE } from '../lib/json-depth';
 import { listMessages } from '../lib/messages';
 import { ownsSession } from '../lib/sessions';
 import type { AuthUser } from './auth';
@@ -39,8 +40,8 @@ export function createApp(deps: ApiDeps, metricsText: () => Promise<{ contentTyp
   app.set('etag', false);
   // Completions carry whole conversations: their own, larger limit (parsed bodies are
   // not parsed again by the general parser below).
-  app.post('/v1/chat/completions', express.json({ limit: deps.config.completionMaxBodyBytes }));
-  app.use(express.json({ limit: deps.config.maxPayloadBytes }));
+  app.post('/v1/chat/completions', jsonBody(deps.config.completionMaxBodyBytes));
+  app.use(jsonBody(deps.config.maxPayloadBytes));
 
   app.get('/healthz', async (_req, res) => {
     const health = await checkHealth(deps);
@@ -106,6 +107,19 @@ export function createApp(deps: ApiDeps, metricsText: () => Promise<{ contentTyp
   });
 
   return app;
+}
+
+/**
+ * JSON bodies up to `limit` bytes. Their nesting is measured on the raw bytes before they
+ * are parsed (lib/json-depth.ts): too deep answers 400 before any other work.
+ */
+function jsonBody(limit: number) {
+  return express.json({
+    limit,
+    verify: (_req, _res, body) => {
+      if (jsonTooDeep(body)) throw new AppError(ERRORS.BadRequest, TOO_DEEP_MESSAGE);
+    },
+  });
 }
 
 /** `?limit=N`: a whole number from 1 to 500 (default 50). */

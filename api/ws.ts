@@ -40,7 +40,9 @@ export class ChatConnection {
     this.frameBudget = new TokenBucket(deps.config.wsFrameRate, deps.config.wsFrameBurst);
     wsConnections.inc();
     ws.on('message', (data, isBinary) => {
-      void this.onMessage(data, isBinary);
+      this.onMessage(data, isBinary).catch((err: unknown) => {
+        deps.logger.error('websocket frame failed', { err });
+      });
     });
     ws.on('close', () => this.dispose());
     ws.on('error', () => this.dispose());

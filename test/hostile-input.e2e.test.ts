@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import jwt from 'jsonwebtoken';
+import { ChatRateLimiter } from '../api/rate-limit';
 import { startSystem, type TestSystem } from './helpers/system';
 import { TestClient, UpgradeRefused } from './helpers/ws-client';
 
@@ -109,5 +110,42 @@ describe('pagination cursors', () => {
     // A well-formed position is a valid cursor (cursors are opaque, not signed).
     const ok = Buffer.from(JSON.stringify(['2026-12-02 04:24:20.123456+00', id])).toString('base64url');
     assert.equal((await sys.http(token, 'GET', `/v1/sessions?cursor=${ok}`)).status, 200);
+  });
+});
+
+describe('deeply nested JSON', () => {
+  /** `{"a":{"a":...1...}}`, `levels` deep. */
+  const nested = (levels: number) => '{"a":'.repeat(levels) + '1' + '}'.repeat(levels);
+
+  it('a completion with 100,000 levels in tools[].function.parameters is 400 and spends no rate-limit slot', async () => {
+    const { userId, token } = sys.newUser();
+    const body =
+      '{"messages":[{"role":"user","content":"hi"}],"tools":[{"type":"function","function":{"name":"f","parameters":' +
+      nested(100_000) +
+      '}}]}';
+    const res = await sys.http(token, 'POST', '/v1/chat/completions', body);
+    assert.equal(res.status, 400, JSON.stringify(res.body).slice(0, 300));
+    assert.equal(res.body.error.code, 'bad_request');
+    assert.match(res.body.error.message, /deeper than 64 levels/);
+    assert.equal(await sys.api.deps.redis.zcard(ChatRateLimiter.key(userId)), 0, 'no rate-limit slot was spent');
+    // Every JSON body is measured, whatever the route.
+    const patch = await sys.http(token, 'PATCH', '/v1/me', `{"nickname":"x","extra":${nested(65)}}`);
+    assert.equal(patch.status, 400);
+    assert.equal(patch.body.error.code, 'bad_request');
+    assert.equal((await sys.http(token, 'PATCH', '/v1/me', `{"nickname":"x","extra":${nested(60)}}`)).status, 200);
+    await stillServes();
+  });
+
+  it('a WebSocket frame nested too deep answers bad_request, starts nothing, and the socket stays usable', async () => {
+    const { userId, sessionId, client } = await sys.newChat();
+    const requestId = randomUUID();
+    client.send(`{"type":"chat","requestId":"${requestId}","sessionId":"${sessionId}","content":"hi","extra":${'['.repeat(30_000)}${']'.repeat(30_000)}}`);
+    const err = await client.waitFor((fs) => fs.find((f) => f.type === 'error'));
+    assert.equal(err.code, 'bad_request');
+    assert.match(String(err.message), /deeper than 64 levels/);
+    assert.equal(await sys.api.deps.redis.zcard(ChatRateLimiter.key(userId)), 0, 'no rate-limit slot was spent');
+    client.send({ type: 'ping' });
+    await client.waitFor((fs) => fs.find((f) => f.type === 'pong'));
+    await client.close();
   });
 });
