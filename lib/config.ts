@@ -15,6 +15,30 @@ import type { ModelInfo } from './tokens';
 /** The dev secret used when JWT_SECRET is unset; refused in production. */
 export const DEV_JWT_SECRET = 'dev-only-secret-change-me';
 
+/** Fewest bytes of JWT_SECRET production accepts (HS256: a key as long as the hash). */
+export const MIN_PRODUCTION_SECRET_BYTES = 32;
+
+/** Secrets published in this repository (the dev secret, old compose defaults): never in production. */
+const KNOWN_SECRETS: ReadonlySet<string> = new Set([DEV_JWT_SECRET, 'change-me-in-production', 'dev-secret']);
+
+/**
+ * JWT_SECRET as production needs it: set, at least {@link MIN_PRODUCTION_SECRET_BYTES}
+ * bytes, and not a published one. The message never holds the secret.
+ */
+function checkProductionSecret(secret: string | undefined): void {
+  const fix = 'generate one with `openssl rand -hex 32`';
+  if (!secret) throw new ConfigError(`JWT_SECRET must be set in production; ${fix}`);
+  if (KNOWN_SECRETS.has(secret)) {
+    throw new ConfigError(`JWT_SECRET is a default secret published with this project; in production ${fix}`);
+  }
+  const bytes = Buffer.byteLength(secret);
+  if (bytes < MIN_PRODUCTION_SECRET_BYTES) {
+    throw new ConfigError(
+      `JWT_SECRET is ${bytes} bytes; production needs at least ${MIN_PRODUCTION_SECRET_BYTES}: ${fix}`,
+    );
+  }
+}
+
 export const DEFAULT_LOCAL_LLM_PORT = 8787;
 
 export interface LlmEndpoint {
@@ -92,6 +116,8 @@ export interface Config {
   workerMetricsPort: number;
   /** Port of the Temporal SDK's Prometheus exporter in a worker process (0 = off). */
   temporalMetricsPort: number;
+  /** Interface both worker metrics endpoints listen on (`METRICS_HOST`; `0.0.0.0` in a container). */
+  metricsHost: string;
   /** False turns hot-path metric recording into no-ops (`METRICS_ENABLED=false`). */
   metricsEnabled: boolean;
   /** A prebuilt workflow bundle for faster worker start (tests, images). */
@@ -191,9 +217,7 @@ function parseQueues(raw: string | undefined): ReadonlyArray<keyof TaskQueues> {
 export function loadConfig(env: Env = process.env): Readonly<Config> {
   const nodeEnv = str(env, 'NODE_ENV', 'development');
   const jwtSecretIsDev = !env.JWT_SECRET;
-  if (jwtSecretIsDev && nodeEnv === 'production') {
-    throw new ConfigError('JWT_SECRET must be set in production');
-  }
+  if (nodeEnv === 'production') checkProductionSecret(env.JWT_SECRET);
   const useLocalLlm = !env.OPENAI_API_KEY;
   const localLlmPort = int(env, 'LOCAL_LLM_PORT', DEFAULT_LOCAL_LLM_PORT, 1);
   const llm: LlmEndpoint = {
@@ -260,6 +284,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     taskQueues: Object.freeze({ ...DEFAULT_TASK_QUEUES }),
     workerMetricsPort: int(env, 'WORKER_METRICS_PORT', 9464),
     temporalMetricsPort: int(env, 'TEMPORAL_METRICS_PORT', 9465),
+    metricsHost: str(env, 'METRICS_HOST', '127.0.0.1'),
     metricsEnabled: bool(env, 'METRICS_ENABLED', true),
     workflowBundlePath: env.WORKFLOW_BUNDLE_PATH || undefined,
     workerTaskQueues: parseQueues(env.WORKER_TASK_QUEUES),

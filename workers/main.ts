@@ -4,7 +4,7 @@ import { loadConfig } from '../lib/config';
 import { createLogger } from '../lib/logger';
 import { setMetricsEnabled } from '../lib/metrics';
 import { createActivityDeps } from './deps';
-import { installTemporalMetrics, startMetricsServer } from './metrics-server';
+import { startWorkerMetrics } from './metrics-server';
 import { createWorkers, runWorkers } from './worker';
 
 async function main(): Promise<void> {
@@ -12,9 +12,7 @@ async function main(): Promise<void> {
   const logger = createLogger({ service: 'worker' }, config.logLevel);
   setMetricsEnabled(config.metricsEnabled);
   // Before the first connection: the Temporal Runtime is created once per process.
-  if (config.temporalMetricsPort > 0) installTemporalMetrics(`0.0.0.0:${config.temporalMetricsPort}`);
-  const metrics =
-    config.workerMetricsPort > 0 ? await startMetricsServer(config.workerMetricsPort) : undefined;
+  const metrics = await startWorkerMetrics(config);
   const owned = createActivityDeps(config, logger);
   const connection = await NativeConnection.connect({ address: config.temporalAddress });
   const workers = await createWorkers({
