@@ -38,10 +38,6 @@ export function createApp(deps: ApiDeps, metricsText: () => Promise<{ contentTyp
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  // Completions carry whole conversations: their own, larger limit (parsed bodies are
-  // not parsed again by the general parser below).
-  app.post('/v1/chat/completions', jsonBody(deps.config.completionMaxBodyBytes));
-  app.use(jsonBody(deps.config.maxPayloadBytes));
 
   app.get('/healthz', async (_req, res) => {
     const health = await checkHealth(deps);
@@ -62,6 +58,11 @@ export function createApp(deps: ApiDeps, metricsText: () => Promise<{ contentTyp
     req.user = user;
     next();
   });
+  // Bodies are read and parsed only for an authenticated caller. Completions carry
+  // whole conversations: their own, larger limit (parsed bodies are not parsed again by
+  // the general parser after it).
+  v1.post('/chat/completions', jsonBody(deps.config.completionMaxBodyBytes));
+  v1.use(jsonBody(deps.config.maxPayloadBytes));
 
   v1.post('/sessions', async (req, res) => {
     const user = userOf(req);

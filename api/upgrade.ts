@@ -39,6 +39,7 @@ export function upgradeHandler(
   onSocket: (ws: WebSocket, user: AuthUser) => void,
 ): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
   const { config, logger } = deps;
+  const open = new OpenSockets(config.wsMaxConnectionsPerUser);
 
   async function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
@@ -49,6 +50,11 @@ export function upgradeHandler(
     }
     const user = await authenticate(config.jwtSecret, deps.apiKeys, tokenOf(req, true));
     if (!user) return refuse(socket, ERRORS.Unauthorized, 'missing, invalid or expired token');
+    if (socket.destroyed) return;
+    if (!open.take(user.userId, socket)) {
+      const max = config.wsMaxConnectionsPerUser;
+      return refuse(socket, ERRORS.RateLimited, `too many WebSocket connections: at most ${max} per user; close one first`);
+    }
     await deps.users.ensure(user);
     if (socket.destroyed) return;
     wss.handleUpgrade(req, socket, head, (ws) => onSocket(ws, user));
@@ -61,4 +67,28 @@ export function upgradeHandler(
       refuse(socket, UNAVAILABLE, 'service unavailable, retry');
     });
   };
+}
+
+/**
+ * Open sockets per user in this process. A slot is taken before the upgrade (so
+ * concurrent upgrades cannot overshoot) and given back when the underlying TCP socket
+ * closes, whichever way: refused, failed, or a WebSocket that ended.
+ */
+class OpenSockets {
+  private readonly counts = new Map<string, number>();
+
+  constructor(private readonly max: number) {}
+
+  /** Takes a slot for the user's socket; false when the user already holds `max`. */
+  take(userId: string, socket: Duplex): boolean {
+    const n = this.counts.get(userId) ?? 0;
+    if (n >= this.max) return false;
+    this.counts.set(userId, n + 1);
+    socket.once('close', () => {
+      const left = (this.counts.get(userId) ?? 1) - 1;
+      if (left > 0) this.counts.set(userId, left);
+      else this.counts.delete(userId);
+    });
+    return true;
+  }
 }

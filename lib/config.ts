@@ -89,6 +89,8 @@ export interface Config {
   completionMaxBodyBytes: number;
   /** How often idle sockets are pinged; one missed pong and the socket is dropped. */
   wsPingIntervalMs: number;
+  /** Open WebSockets one user may hold on one API process; the next is refused 429. */
+  wsMaxConnectionsPerUser: number;
   /** How long a request's event stream is kept for resume (seconds). */
   eventTtlSeconds: number;
   maxHistoryMessages: number;
@@ -267,6 +269,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     maxPayloadBytes: int(env, 'MAX_PAYLOAD_BYTES', 64 * 1024, 1024),
     completionMaxBodyBytes: int(env, 'COMPLETION_MAX_BODY_BYTES', 1024 * 1024, 1024),
     wsPingIntervalMs: int(env, 'WS_PING_INTERVAL_MS', 30_000, 100),
+    wsMaxConnectionsPerUser: int(env, 'WS_MAX_CONNECTIONS_PER_USER', 20, 1),
     eventTtlSeconds: int(env, 'EVENT_TTL_SECONDS', 2 * 3600, 3600),
     maxHistoryMessages: int(env, 'MAX_HISTORY_MESSAGES', 10, 1),
     contextSafetyMargin: int(env, 'CONTEXT_SAFETY_MARGIN', 128),

@@ -7,7 +7,11 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import jwt from 'jsonwebtoken';
+import { DefaultLogger, Runtime, type LogEntry } from '@temporalio/worker';
+import { requestIdForKey } from '../api/openai/routes';
 import { ChatRateLimiter } from '../api/rate-limit';
+import { createLogger } from '../lib/logger';
+import { eventually } from './helpers/poll';
 import { startSystem, type TestSystem } from './helpers/system';
 import { TestClient, UpgradeRefused } from './helpers/ws-client';
 
@@ -15,10 +19,15 @@ let sys: TestSystem;
 /** Rejections nothing handled while this file ran: each one would have ended a real API process. */
 const unhandled: unknown[] = [];
 const onUnhandled = (err: unknown) => unhandled.push(err);
+/** What the API and the activities logged (JSON lines), and the Temporal worker's warnings and errors. */
+const appLog: string[] = [];
+const workerLog: LogEntry[] = [];
 
 before(async () => {
   process.on('unhandledRejection', onUnhandled);
-  sys = await startSystem();
+  // Before any connection: the Runtime (and its logger) is created once per process.
+  Runtime.install({ logger: new DefaultLogger('WARN', (entry) => workerLog.push(entry)) });
+  sys = await startSystem({ logger: createLogger({ service: 'test' }, 'info', (line) => appLog.push(line)) });
 });
 after(async () => {
   process.off('unhandledRejection', onUnhandled);
@@ -147,5 +156,69 @@ describe('deeply nested JSON', () => {
     client.send({ type: 'ping' });
     await client.waitFor((fs) => fs.find((f) => f.type === 'pong'));
     await client.close();
+  });
+});
+
+describe('work before auth and limits', () => {
+  it('a 1 MiB body with no or an invalid token is refused 401 without being parsed', async () => {
+    // Not JSON, and past the general body limit: parsing first answered 400 or 413.
+    const body = `{${'x'.repeat(1024 * 1024 - 64)}`;
+    for (const token of [undefined, 'not-a-token']) {
+      for (const path of ['/v1/chat/completions', '/v1/sessions']) {
+        const res = await sys.http(token, 'POST', path, body);
+        assert.equal(res.status, 401, `${path}: ${JSON.stringify(res.body)}`);
+        assert.equal(res.body.error.code, 'unauthorized');
+      }
+    }
+    await stillServes();
+  });
+
+  it('a completion refused by the rate limit writes nothing before the refusal', async () => {
+    const { userId, token } = sys.newUser();
+    const redis = sys.api.deps.redis;
+    const [seconds, micros] = await redis.time();
+    const now = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+    for (let i = 0; i < sys.config.rateLimitPerMinute; i++) {
+      await redis.zadd(ChatRateLimiter.key(userId), now, `earlier-${i}`);
+    }
+    const res = await fetch(`${sys.baseUrl}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', 'Idempotency-Key': 'refused-1' },
+      body: JSON.stringify({ messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    assert.equal(res.status, 429);
+    assert.equal(((await res.json()) as any).error.code, 'rate_limited');
+    const requestId = requestIdForKey(userId, 'refused-1');
+    assert.deepEqual(await redis.keys(`*${requestId}*`), [], 'no key of the refused request');
+  });
+
+  it("a user's 21st WebSocket is refused 429 rate_limited; closing one frees its slot", async () => {
+    const { token } = sys.newUser();
+    assert.equal(sys.config.wsMaxConnectionsPerUser, 20, 'the default');
+    const open: TestClient[] = [];
+    for (let i = 0; i < 20; i++) open.push(await sys.connect(token));
+    const refused = await upgrade(token);
+    assert.notEqual(refused, 'open');
+    assert.equal(refused !== 'open' && refused.status, 429);
+    assert.equal(refused !== 'open' && refused.body.error.code, 'rate_limited');
+    assert.match(refused !== 'open' ? refused.body.error.message : '', /at most 20 per user/);
+    assert.equal(await upgrade(sys.newUser().token), 'open', 'other users are not limited');
+    await open.pop()!.close();
+    await eventually('a freed slot', async () => (await upgrade(token)) === 'open');
+    for (const client of open) await client.close();
+  });
+
+  it('a chat into a missing session logs one line, and no stack trace', async () => {
+    const { client } = await sys.newChat();
+    const requestId = randomUUID();
+    client.send({ type: 'chat', requestId, sessionId: randomUUID(), content: 'hi' });
+    assert.equal((await client.end(requestId)).code, 'not_found');
+    await client.close();
+    const lines = appLog.filter((line) => line.includes(requestId));
+    assert.equal(lines.length, 1, lines.join('\n'));
+    assert.match(lines[0]!, /chat into a missing session/);
+    assert.doesNotMatch(lines[0]!, /\bat \S+ \(/, 'no stack frames');
+    const warnings = workerLog.filter((e) => JSON.stringify(e.meta ?? {}).includes(requestId));
+    assert.deepEqual(warnings.map((e) => `${e.level} ${e.message}`), [], 'the worker warned about it');
   });
 });

@@ -25,6 +25,8 @@ export interface SystemOptions {
   noWorker?: boolean;
   /** Task queues the in-process workers poll (default: all); tests serve the others. */
   serve?: ReadonlyArray<keyof TaskQueues>;
+  /** The logger of the API and the workers' activities (default: errors only, to stderr). */
+  logger?: Logger;
 }
 
 export interface TestSystem {
@@ -68,7 +70,8 @@ export async function startSystem(options: SystemOptions = {}): Promise<TestSyst
   let workers: Worker[] = [];
   let workerRun: Promise<void> | undefined;
   let workerConnection: NativeConnection | undefined;
-  const owned = createActivityDeps(config, quiet);
+  const logger = options.logger ?? quiet;
+  const owned = createActivityDeps(config, logger);
   if (!options.noWorker) {
     workerConnection = await NativeConnection.connect({ address: config.temporalAddress });
     workers = await createWorkers({
@@ -82,7 +85,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<TestSyst
     });
     workerRun = runWorkers(workers);
   }
-  const apis: ApiServer[] = [await startApiServer(config, quiet)];
+  const apis: ApiServer[] = [await startApiServer(config, logger)];
   const api = apis[0]!;
   const connection = await Connection.connect({ address: config.temporalAddress });
   const temporal = new Client({ connection, namespace: config.temporalNamespace });
