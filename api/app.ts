@@ -97,10 +97,15 @@ export function createApp(deps: ApiDeps, metricsText: () => Promise<{ contentTyp
 
   // Express recognises error handlers by their four parameters.
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    const type = (err as { type?: string } | null)?.type;
+    const { type, status } = (err ?? {}) as { type?: string; status?: unknown };
     if (type === 'entity.too.large') return sendError(res, new AppError(ERRORS.PayloadTooLarge));
     if (type === 'entity.parse.failed') {
       return sendError(res, new AppError(ERRORS.BadRequest, 'body is not valid JSON'));
+    }
+    // The client's fault, found by Express or the body parser (a path with broken
+    // %-escapes, an unknown charset...): 400, never `internal`.
+    if (!(err instanceof AppError) && typeof status === 'number' && status >= 400 && status < 500) {
+      return sendError(res, new AppError(ERRORS.BadRequest, clientErrorMessage(err)));
     }
     const appErr = toAppError(err);
     if (appErr.spec === ERRORS.Internal) deps.logger.error('http request failed', { err });
@@ -108,6 +113,13 @@ export function createApp(deps: ApiDeps, metricsText: () => Promise<{ contentTyp
   });
 
   return app;
+}
+
+/** What a 4xx error of Express or the body parser says (a URIError: the path's escapes). */
+function clientErrorMessage(err: unknown): string {
+  if (err instanceof URIError) return 'the URL holds a malformed %-escape';
+  const { expose, message } = err as { expose?: boolean; message?: string };
+  return expose && message ? message : 'bad request';
 }
 
 /**

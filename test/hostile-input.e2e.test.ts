@@ -122,6 +122,17 @@ describe('pagination cursors', () => {
   });
 });
 
+describe('malformed URLs', () => {
+  it('a path parameter with a broken %-escape is 400 bad_request (found by test/fuzz.e2e.test.ts)', async () => {
+    const { token } = sys.newUser();
+    for (const path of ['/v1/sessions/%', '/v1/sessions/%E0%A4%A/messages', '/v1/tasks/%zz', '/v1/me/api-keys/%']) {
+      const res = await sys.http(token, path.startsWith('/v1/tasks') ? 'GET' : 'DELETE', path);
+      assert.equal(res.status, 400, `${path}: ${JSON.stringify(res.body)}`);
+      assert.equal(res.body.error.code, 'bad_request');
+    }
+  });
+});
+
 describe('deeply nested JSON', () => {
   /** `{"a":{"a":...1...}}`, `levels` deep. */
   const nested = (levels: number) => '{"a":'.repeat(levels) + '1' + '}'.repeat(levels);
