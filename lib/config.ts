@@ -41,6 +41,17 @@ function checkProductionSecret(secret: string | undefined): void {
 
 export const DEFAULT_LOCAL_LLM_PORT = 8787;
 
+/** Bytes of a payload encryption key (AES-256). */
+export const PAYLOAD_KEY_BYTES = 32;
+
+/** A key of `TEMPORAL_PAYLOAD_KEYS` (lib/payload-codec.ts). */
+export interface PayloadKey {
+  /** A short public name of the key (never the key). */
+  readonly id: string;
+  /** {@link PAYLOAD_KEY_BYTES} bytes. */
+  readonly key: Buffer;
+}
+
 export interface LlmEndpoint {
   baseUrl: string;
   apiKey: string;
@@ -118,6 +129,11 @@ export interface Config {
   workerMetricsPort: number;
   /** Port of the Temporal SDK's Prometheus exporter in a worker process (0 = off). */
   temporalMetricsPort: number;
+  /**
+   * Keys that encrypt Temporal payloads (`TEMPORAL_PAYLOAD_KEYS`, lib/payload-codec.ts):
+   * the first encrypts, all decrypt; empty = payloads in clear (refused in production).
+   */
+  payloadKeys: readonly PayloadKey[];
   /** Interface both worker metrics endpoints listen on (`METRICS_HOST`; `0.0.0.0` in a container). */
   metricsHost: string;
   /** False turns hot-path metric recording into no-ops (`METRICS_ENABLED=false`). */
@@ -194,6 +210,27 @@ function parseModelTable(raw: string | undefined): Readonly<Record<string, Model
     table[model] = Object.freeze({ encoding: i.encoding!, contextWindow: i.contextWindow! });
   }
   return Object.freeze(table);
+}
+
+/**
+ * `TEMPORAL_PAYLOAD_KEYS`: `id:base64key,...` (32-byte keys, e.g. `k1:$(openssl rand
+ * -base64 32)`). Messages name a key by its id, never by its value.
+ */
+function parsePayloadKeys(raw: string | undefined): readonly PayloadKey[] {
+  if (!raw) return Object.freeze([]);
+  const keys = raw.split(',').map((entry, i) => {
+    const [id = '', b64 = '', ...rest] = entry.trim().split(':');
+    if (!/^[A-Za-z0-9._-]{1,64}$/.test(id) || rest.length > 0) {
+      throw new ConfigError(`TEMPORAL_PAYLOAD_KEYS entry ${i + 1}: expected id:base64key with an id of letters, digits, . _ -`);
+    }
+    const key = Buffer.from(b64, 'base64');
+    if (key.length !== PAYLOAD_KEY_BYTES || key.toString('base64') !== b64) {
+      throw new ConfigError(`TEMPORAL_PAYLOAD_KEYS key ${id}: must be ${PAYLOAD_KEY_BYTES} bytes in base64 (openssl rand -base64 32)`);
+    }
+    return Object.freeze({ id, key });
+  });
+  if (new Set(keys.map((k) => k.id)).size !== keys.length) throw new ConfigError('TEMPORAL_PAYLOAD_KEYS: a key id appears twice');
+  return Object.freeze(keys);
 }
 
 const QUEUE_KINDS = Object.keys(DEFAULT_TASK_QUEUES) as Array<keyof TaskQueues>;
@@ -288,6 +325,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     workerMetricsPort: int(env, 'WORKER_METRICS_PORT', 9464),
     temporalMetricsPort: int(env, 'TEMPORAL_METRICS_PORT', 9465),
     metricsHost: str(env, 'METRICS_HOST', '127.0.0.1'),
+    payloadKeys: parsePayloadKeys(env.TEMPORAL_PAYLOAD_KEYS),
     metricsEnabled: bool(env, 'METRICS_ENABLED', true),
     workflowBundlePath: env.WORKFLOW_BUNDLE_PATH || undefined,
     workerTaskQueues: parseQueues(env.WORKER_TASK_QUEUES),
