@@ -11,6 +11,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { Config } from '../lib/config';
 import { createPool } from '../lib/db';
 import { EventLog } from '../lib/event-log';
+import { dataConverter } from '../lib/payload-codec';
 import type { Logger } from '../lib/logger';
 import { createCacheRedis, createRedis } from '../lib/redis';
 import { UserService } from '../lib/user-service';
@@ -49,7 +50,9 @@ export async function startApiServer(config: Readonly<Config>, logger: Logger): 
   const connection = embedded
     ? undefined
     : await Connection.connect({ address: config.temporalAddress });
-  const temporal = embedded?.client ?? new Client({ connection, namespace: config.temporalNamespace });
+  const temporal =
+    embedded?.client ??
+    new Client({ connection, namespace: config.temporalNamespace, dataConverter: dataConverter(config.payloadKeys) });
   const relay = new StreamRelay(relayReader, redis, logger);
   // Hears API key revocations from every API process (subscriber mode: its own connection).
   const keySubscriber = createRedis(config.redisUrl, 'api-keys-sub');

@@ -10,7 +10,9 @@
  * written before encryption (and the replay fixtures) still decode.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { METADATA_ENCODING_KEY, type Payload, type PayloadCodec } from '@temporalio/common';
+import type { WorkflowClient } from '@temporalio/client';
+import { METADATA_ENCODING_KEY, type DataConverter, type Payload, type PayloadCodec } from '@temporalio/common';
+import { decodeOptionalSinglePayload } from '@temporalio/common/lib/internal-non-workflow';
 import { temporal } from '@temporalio/proto';
 import { PAYLOAD_KEY_BYTES, type PayloadKey } from './config';
 
@@ -72,7 +74,15 @@ export class AesGcmPayloadCodec implements PayloadCodec {
   }
 }
 
-/** The codecs of a data converter for these keys: none when encryption is off. */
-export function payloadCodecs(keys: readonly PayloadKey[]): PayloadCodec[] {
-  return keys.length > 0 ? [new AesGcmPayloadCodec(keys)] : [];
+/** The data converter of every client and worker: encrypting when keys are configured. */
+export function dataConverter(keys: readonly PayloadKey[]): DataConverter {
+  return keys.length > 0 ? { payloadCodecs: [new AesGcmPayloadCodec(keys)] } : {};
+}
+
+/**
+ * Decodes a payload read raw from Temporal (a description's heartbeat details, a
+ * history's input) the way the client decodes everything else: codecs, then JSON.
+ */
+export function decodeRaw<T>(workflows: WorkflowClient, payload: Payload): Promise<T | null | undefined> {
+  return decodeOptionalSinglePayload<T>(workflows.options.loadedDataConverter, payload);
 }

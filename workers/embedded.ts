@@ -15,6 +15,7 @@ import { Client } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import type { Config } from '../lib/config';
 import type { Logger } from '../lib/logger';
+import { dataConverter } from '../lib/payload-codec';
 import { createActivityDeps } from './deps';
 import { createWorkers, runWorkers, shutdownWorkers } from './worker';
 
@@ -49,6 +50,7 @@ export async function startEmbeddedChatWorker(
       namespace: config.temporalNamespace,
       taskQueues: config.taskQueues,
       deps: owned.deps,
+      dataConverter: dataConverter(config.payloadKeys),
       serve: ['chat'],
       workflowBundlePath: config.workflowBundlePath,
       options: { shutdownGraceTime: '2s' },
@@ -60,6 +62,7 @@ export async function startEmbeddedChatWorker(
       connection,
       namespace: config.temporalNamespace,
       identity: apiClientIdentity(),
+      dataConverter: dataConverter(config.payloadKeys),
     });
     return {
       client,

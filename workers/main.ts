@@ -1,6 +1,7 @@
 /** Worker process entry point: `node --import tsx workers/main.ts`. */
 import { NativeConnection } from '@temporalio/worker';
 import { loadConfig } from '../lib/config';
+import { dataConverter } from '../lib/payload-codec';
 import { createLogger } from '../lib/logger';
 import { setMetricsEnabled } from '../lib/metrics';
 import { createActivityDeps } from './deps';
@@ -20,6 +21,7 @@ async function main(): Promise<void> {
     namespace: config.temporalNamespace,
     taskQueues: config.taskQueues,
     deps: owned.deps,
+    dataConverter: dataConverter(config.payloadKeys),
     workflowBundlePath: config.workflowBundlePath,
     serve: config.workerTaskQueues,
   });

@@ -10,6 +10,7 @@ import type { Plan, TaskQueues } from '../../contracts/definitions';
 import { signToken } from '../../api/auth';
 import { startApiServer, WS_PATH, type ApiServer } from '../../api/server';
 import { loadConfig, type Config } from '../../lib/config';
+import { dataConverter } from '../../lib/payload-codec';
 import { createLogger, type Logger } from '../../lib/logger';
 import { startLocalLlm, type LocalLlm } from '../../llm/server';
 import { createActivityDeps } from '../../workers/deps';
@@ -79,6 +80,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<TestSyst
       namespace: config.temporalNamespace,
       taskQueues: config.taskQueues,
       deps: owned.deps,
+      dataConverter: dataConverter(config.payloadKeys),
       serve: options.serve,
       workflowBundlePath: config.workflowBundlePath,
       options: { shutdownGraceTime: '1s' },
@@ -88,7 +90,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<TestSyst
   const apis: ApiServer[] = [await startApiServer(config, logger)];
   const api = apis[0]!;
   const connection = await Connection.connect({ address: config.temporalAddress });
-  const temporal = new Client({ connection, namespace: config.temporalNamespace });
+  const temporal = new Client({ connection, namespace: config.temporalNamespace, dataConverter: dataConverter(config.payloadKeys) });
   const baseUrl = `http://127.0.0.1:${api.port}`;
   const wsUrl = `ws://127.0.0.1:${api.port}${WS_PATH}`;
 
