@@ -330,6 +330,11 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     workflowBundlePath: env.WORKFLOW_BUNDLE_PATH || undefined,
     workerTaskQueues: parseQueues(env.WORKER_TASK_QUEUES),
   };
+  if (nodeEnv === 'production' && config.payloadKeys.length === 0) {
+    throw new ConfigError(
+      'TEMPORAL_PAYLOAD_KEYS must be set in production (payloads in Temporal are encrypted): e.g. k1:$(openssl rand -base64 32)',
+    );
+  }
   return Object.freeze(config);
 }
 

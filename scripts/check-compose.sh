@@ -107,7 +107,7 @@ find_promtool() {
 
 # --- required secrets -----------------------------------------------------------
 
-REQUIRED_SECRETS=(JWT_SECRET POSTGRES_PASSWORD GRAFANA_ADMIN_PASSWORD)
+REQUIRED_SECRETS=(JWT_SECRET POSTGRES_PASSWORD GRAFANA_ADMIN_PASSWORD TEMPORAL_PAYLOAD_KEYS)
 for name in "${REQUIRED_SECRETS[@]}"; do
   # Placeholders, not defaults: a real deployment sets them in .env.
   export "$name=${!name:-check-compose-placeholder-$name}"

@@ -38,6 +38,7 @@ const SECRETS = {
   JWT_SECRET: 'compose-test-jwt-secret-0123456789abcdef',
   POSTGRES_PASSWORD: 'compose-test-postgres-password',
   GRAFANA_ADMIN_PASSWORD: 'compose-test-grafana-password',
+  TEMPORAL_PAYLOAD_KEYS: 'compose-test:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=',
 };
 
 function runCheck(...args: string[]): { status: number | null; stdout: string; stderr: string } {
@@ -137,6 +138,7 @@ void test('the compose stack has every service; workers scale and api publishes 
   for (const name of ['api', 'worker', 'migrate']) {
     assert.equal(services[name]!.environment?.NODE_ENV, 'production', `${name} runs in production mode`);
     assert.equal(services[name]!.environment?.JWT_SECRET, SECRETS.JWT_SECRET, `${name} gets JWT_SECRET from .env`);
+    assert.equal(services[name]!.environment?.TEMPORAL_PAYLOAD_KEYS, SECRETS.TEMPORAL_PAYLOAD_KEYS, `${name} encrypts payloads`);
   }
   assert.equal(services.grafana!.environment?.GF_SECURITY_ADMIN_PASSWORD, SECRETS.GRAFANA_ADMIN_PASSWORD);
   // The worker's metrics listen on the compose network for Prometheus (no host port).

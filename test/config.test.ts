@@ -86,7 +86,8 @@ describe('configuration', () => {
       });
     }
     const strong = 'x'.repeat(MIN_PRODUCTION_SECRET_BYTES);
-    assert.equal(loadConfig({ NODE_ENV: 'production', JWT_SECRET: strong }).jwtSecret, strong);
+    const keys = `k1:${Buffer.alloc(32, 7).toString('base64')}`;
+    assert.equal(loadConfig({ NODE_ENV: 'production', JWT_SECRET: strong, TEMPORAL_PAYLOAD_KEYS: keys }).jwtSecret, strong);
     // Outside production the dev secret and short secrets still work.
     assert.equal(loadConfig({}).jwtSecret, DEV_JWT_SECRET);
     assert.equal(loadConfig({ JWT_SECRET: 'a' }).jwtSecret, 'a');
@@ -95,5 +96,12 @@ describe('configuration', () => {
   it('binds worker metrics to 127.0.0.1 unless METRICS_HOST says otherwise', () => {
     assert.equal(loadConfig({}).metricsHost, '127.0.0.1');
     assert.equal(loadConfig({ METRICS_HOST: '0.0.0.0' }).metricsHost, '0.0.0.0');
+  });
+
+  it('in production requires TEMPORAL_PAYLOAD_KEYS (encrypted payloads)', () => {
+    const production = { NODE_ENV: 'production', JWT_SECRET: 'y'.repeat(MIN_PRODUCTION_SECRET_BYTES) };
+    assert.throws(() => loadConfig(production), /TEMPORAL_PAYLOAD_KEYS must be set in production/);
+    const keys = `k1:${Buffer.alloc(32, 7).toString('base64')}`;
+    assert.equal(loadConfig({ ...production, TEMPORAL_PAYLOAD_KEYS: keys }).payloadKeys.length, 1);
   });
 });
