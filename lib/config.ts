@@ -134,6 +134,12 @@ export interface Config {
    * the first encrypts, all decrypt; empty = payloads in clear (refused in production).
    */
   payloadKeys: readonly PayloadKey[];
+  /**
+   * The codec server the Temporal UI decrypts payloads through (api/codec-server.ts):
+   * its 127.0.0.1 port (0 = off; it also needs payload keys), its bearer token if any,
+   * and the browser origins (the UI's) allowed to call it.
+   */
+  codecServer: Readonly<{ port: number; token?: string; origins: readonly string[] }>;
   /** Interface both worker metrics endpoints listen on (`METRICS_HOST`; `0.0.0.0` in a container). */
   metricsHost: string;
   /** False turns hot-path metric recording into no-ops (`METRICS_ENABLED=false`). */
@@ -326,6 +332,16 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     temporalMetricsPort: int(env, 'TEMPORAL_METRICS_PORT', 9465),
     metricsHost: str(env, 'METRICS_HOST', '127.0.0.1'),
     payloadKeys: parsePayloadKeys(env.TEMPORAL_PAYLOAD_KEYS),
+    codecServer: Object.freeze({
+      port: int(env, 'CODEC_SERVER_PORT', 0),
+      token: env.CODEC_SERVER_TOKEN || undefined,
+      origins: Object.freeze(
+        str(env, 'CODEC_SERVER_ORIGINS', 'http://localhost:8233,http://127.0.0.1:8233')
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+      ),
+    }),
     metricsEnabled: bool(env, 'METRICS_ENABLED', true),
     workflowBundlePath: env.WORKFLOW_BUNDLE_PATH || undefined,
     workerTaskQueues: parseQueues(env.WORKER_TASK_QUEUES),
