@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { startCodecServer, type CodecServer } from '../api/codec-server';
 import { AesGcmPayloadCodec, ENCRYPTED_ENCODING } from '../lib/payload-codec';
+import { devServerArgs } from '../scripts/services/temporal';
 
 const TOKEN = 'operator-token';
 const UI = 'http://127.0.0.1:8233';
@@ -67,5 +68,12 @@ describe('codec server', () => {
     }
     const foreign = { metadata: { encoding: Buffer.from(ENCRYPTED_ENCODING).toString('base64'), 'encryption-key-id': Buffer.from('k0').toString('base64') }, data: 'AAAA' };
     assert.equal((await post('/decode', JSON.stringify({ payloads: [foreign] }))).status, 400, 'an unknown key is a 400, not a crash');
+  });
+
+  it("npm start points the dev server's Web UI at the codec server", () => {
+    const base = { namespace: 'default', dataDir: '/tmp/x', port: 7233, uiPort: 8233 };
+    const args = devServerArgs({ ...base, uiCodecEndpoint: 'http://127.0.0.1:8888' });
+    assert.equal(args[args.indexOf('--ui-codec-endpoint') + 1], 'http://127.0.0.1:8888');
+    assert.ok(!devServerArgs(base).includes('--ui-codec-endpoint'), 'none without encryption');
   });
 });
