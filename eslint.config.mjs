@@ -13,6 +13,20 @@ const READ_ENV = [
   },
 ];
 
+/**
+ * An async function in `.then(onFulfilled, onRejected)`: its own rejection reaches no
+ * handler (`onRejected` only sees the promise before), yet no-floating-promises counts
+ * `.then(a, b)` as handled, so the result is never checked. On a server event (the
+ * WebSocket upgrade) that rejection ends the process. Write an async function and
+ * `.catch()` its promise instead.
+ */
+const ASYNC_THEN = [
+  {
+    selector: "CallExpression[callee.property.name='then'][arguments.length=2] > :matches(ArrowFunctionExpression, FunctionExpression)[async=true]",
+    message: 'An async callback in .then() rejects into nothing: use an async function and .catch() its promise.',
+  },
+];
+
 const ioPackages = ['pg', 'ioredis', 'openai', 'tiktoken', 'ws', 'express', 'prom-client'];
 
 export default tseslint.config(
@@ -55,13 +69,18 @@ export default tseslint.config(
           message: 'List non-retryable types as FAILURE_TYPES constants from contracts/errors.ts.',
         },
         ...READ_ENV,
+        ...ASYNC_THEN,
       ],
     },
   },
   {
     // lib/config.ts is the one place that reads environment variables.
     files: ['contracts/errors.ts'],
-    rules: { 'no-restricted-syntax': ['error', ...READ_ENV] },
+    rules: { 'no-restricted-syntax': ['error', ...READ_ENV, ...ASYNC_THEN] },
+  },
+  {
+    files: ['lib/config.ts'],
+    rules: { 'no-restricted-syntax': ['error', ...ASYNC_THEN] },
   },
   {
     files: ['workflows/**/*.ts', 'contracts/**/*.ts'],

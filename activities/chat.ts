@@ -99,7 +99,9 @@ export function createChatActivities(deps: ActivityDeps) {
     // inside the request"): the API accepts chats without touching Postgres, so they
     // ride out a short outage. Before any event: a foreign session shows nothing.
     if (!(await ownsSession(db, input.userId, input.sessionId))) {
-      throw failure(FAILURE_TYPES.NotFound, 'session not found', { nonRetryable: true });
+      // A client's mistake, not a fault: one line here, no stack trace from the worker.
+      deps.logger.info('chat into a missing session', { sessionId: input.sessionId, requestId: input.requestId });
+      throw failure(FAILURE_TYPES.NotFound, 'session not found', { nonRetryable: true, benign: true });
     }
     // Once per request: a retried attempt must not repeat what the client has seen.
     await events.append(

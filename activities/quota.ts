@@ -100,6 +100,7 @@ export function createQuotaActivities(deps: ActivityDeps) {
       throw failure(FAILURE_TYPES.QuotaExceeded, refusalMessage(verdict, limits, input.amount, now), {
         nonRetryable: true,
         details: [{ scope: verdict.scope }],
+        benign: true,
       });
     }
     return { amount: input.amount, dailyLimit: limits.daily, monthlyLimit: limits.monthly };

@@ -25,7 +25,7 @@ export interface SessionPromptInput {
 
 /** A prompt that cannot fit, whatever is pruned: no retry can fix it. */
 export const contextTooLarge = (message: string) =>
-  failure(FAILURE_TYPES.ContextTooLarge, message, { nonRetryable: true });
+  failure(FAILURE_TYPES.ContextTooLarge, message, { nonRetryable: true, benign: true });
 
 export async function sessionPrompt(deps: ActivityDeps, input: SessionPromptInput): Promise<PrepareChatOutput> {
   const { settings } = input;

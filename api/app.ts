@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { ERRORS } from '../contracts/errors';
+import { jsonTooDeep, TOO_DEEP_MESSAGE } from '../lib/json-depth';
 import { listMessages } from '../lib/messages';
 import { ownsSession } from '../lib/sessions';
 import type { AuthUser } from './auth';
@@ -37,10 +38,6 @@ export function createApp(deps: ApiDeps, metricsText: () => Promise<{ contentTyp
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  // Completions carry whole conversations: their own, larger limit (parsed bodies are
-  // not parsed again by the general parser below).
-  app.post('/v1/chat/completions', express.json({ limit: deps.config.completionMaxBodyBytes }));
-  app.use(express.json({ limit: deps.config.maxPayloadBytes }));
 
   app.get('/healthz', async (_req, res) => {
     const health = await checkHealth(deps);
@@ -61,6 +58,11 @@ export function createApp(deps: ApiDeps, metricsText: () => Promise<{ contentTyp
     req.user = user;
     next();
   });
+  // Bodies are read and parsed only for an authenticated caller. Completions carry
+  // whole conversations: their own, larger limit (parsed bodies are not parsed again by
+  // the general parser after it).
+  v1.post('/chat/completions', jsonBody(deps.config.completionMaxBodyBytes));
+  v1.use(jsonBody(deps.config.maxPayloadBytes));
 
   v1.post('/sessions', async (req, res) => {
     const user = userOf(req);
@@ -95,10 +97,15 @@ export function createApp(deps: ApiDeps, metricsText: () => Promise<{ contentTyp
 
   // Express recognises error handlers by their four parameters.
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    const type = (err as { type?: string } | null)?.type;
+    const { type, status } = (err ?? {}) as { type?: string; status?: unknown };
     if (type === 'entity.too.large') return sendError(res, new AppError(ERRORS.PayloadTooLarge));
     if (type === 'entity.parse.failed') {
       return sendError(res, new AppError(ERRORS.BadRequest, 'body is not valid JSON'));
+    }
+    // The client's fault, found by Express or the body parser (a path with broken
+    // %-escapes, an unknown charset...): 400, never `internal`.
+    if (!(err instanceof AppError) && typeof status === 'number' && status >= 400 && status < 500) {
+      return sendError(res, new AppError(ERRORS.BadRequest, clientErrorMessage(err)));
     }
     const appErr = toAppError(err);
     if (appErr.spec === ERRORS.Internal) deps.logger.error('http request failed', { err });
@@ -106,6 +113,26 @@ export function createApp(deps: ApiDeps, metricsText: () => Promise<{ contentTyp
   });
 
   return app;
+}
+
+/** What a 4xx error of Express or the body parser says (a URIError: the path's escapes). */
+function clientErrorMessage(err: unknown): string {
+  if (err instanceof URIError) return 'the URL holds a malformed %-escape';
+  const { expose, message } = err as { expose?: boolean; message?: string };
+  return expose && message ? message : 'bad request';
+}
+
+/**
+ * JSON bodies up to `limit` bytes. Their nesting is measured on the raw bytes before they
+ * are parsed (lib/json-depth.ts): too deep answers 400 before any other work.
+ */
+function jsonBody(limit: number) {
+  return express.json({
+    limit,
+    verify: (_req, _res, body) => {
+      if (jsonTooDeep(body)) throw new AppError(ERRORS.BadRequest, TOO_DEEP_MESSAGE);
+    },
+  });
 }
 
 /** `?limit=N`: a whole number from 1 to 500 (default 50). */

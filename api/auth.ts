@@ -4,9 +4,24 @@
  */
 import type { IncomingMessage } from 'node:http';
 import jwt from 'jsonwebtoken';
+import { z } from 'zod';
 import type { Plan } from '../contracts/definitions';
 import { looksLikeApiKey, type ApiKeyStore } from '../lib/api-keys';
-import { isUuid } from './frames';
+import { storable, uuid } from './frames';
+
+/** Longest `name` claim accepted (it becomes the user's stored username). */
+export const MAX_NAME_CLAIM_CHARS = 200;
+
+/**
+ * The claims a token may carry (docs/API.md "Authentication"). A correctly signed token
+ * whose claims break this (a `name` Postgres cannot store, a wrong type, an unknown
+ * plan) is refused like a forged one: nothing of it reaches the database.
+ */
+const claimsSchema = z.object({
+  sub: uuid,
+  plan: z.enum(['free', 'pro']).optional(),
+  name: storable(z.string().max(MAX_NAME_CLAIM_CHARS)).optional(),
+});
 
 export interface AuthUser {
   userId: string;
@@ -31,20 +46,19 @@ export async function authenticate(
   return user && { userId: user.userId, plan: user.plan, name: user.name, apiKeyId: user.keyId };
 }
 
-/** Verifies a token; undefined when missing, invalid, expired or with a bad subject. */
+/** Verifies a token; undefined when missing, invalid, expired or with bad claims. */
 export function verifyToken(secret: string, token: string | undefined): AuthUser | undefined {
   if (!token) return undefined;
+  let payload: unknown;
   try {
-    const claims = jwt.verify(token, secret, { algorithms: ['HS256'] });
-    if (typeof claims !== 'object' || typeof claims.sub !== 'string' || !isUuid(claims.sub)) {
-      return undefined;
-    }
-    const plan: Plan = claims.plan === 'pro' ? 'pro' : 'free';
-    const name = typeof claims.name === 'string' ? claims.name : undefined;
-    return { userId: claims.sub.toLowerCase(), plan, name };
+    payload = jwt.verify(token, secret, { algorithms: ['HS256'] });
   } catch {
     return undefined;
   }
+  const claims = claimsSchema.safeParse(payload);
+  if (!claims.success) return undefined;
+  const { sub, plan = 'free', name } = claims.data;
+  return { userId: sub.toLowerCase(), plan, ...(name !== undefined ? { name } : {}) };
 }
 
 /** The bearer token of a request: `Authorization: Bearer ...`, or `?token=` (WebSocket). */

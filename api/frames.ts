@@ -1,9 +1,10 @@
 /** Validation of client frames (docs/API.md "Client -> server"). Unknown fields are ignored. */
 import { z } from 'zod';
 import { EVENT_ID_RE } from '../lib/event-log';
+import { jsonTooDeep, TOO_DEEP_MESSAGE } from '../lib/json-depth';
 import { unstorableTextProblem } from '../lib/storable-text';
 
-const uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a UUID');
+export const uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a UUID');
 
 /** Longest chat message accepted, in characters (the frame limit bounds it too). */
 export const MAX_CONTENT_CHARS = 32_000;
@@ -43,6 +44,7 @@ export type ParsedFrame =
 
 /** Parses one text frame; never throws. */
 export function parseClientFrame(text: string): ParsedFrame {
+  if (jsonTooDeep(text)) return { ok: false, message: TOO_DEEP_MESSAGE };
   let raw: unknown;
   try {
     raw = JSON.parse(text);

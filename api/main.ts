@@ -2,6 +2,8 @@
 import { loadConfig } from '../lib/config';
 import { createLogger } from '../lib/logger';
 import { setMetricsEnabled } from '../lib/metrics';
+import { AesGcmPayloadCodec } from '../lib/payload-codec';
+import { startCodecServer } from './codec-server';
 import { startApiServer } from './server';
 
 async function main(): Promise<void> {
@@ -11,12 +13,20 @@ async function main(): Promise<void> {
   if (config.jwtSecretIsDev) logger.warn('JWT_SECRET is not set: using the dev secret');
   const api = await startApiServer(config, logger);
   logger.info('api listening', { port: api.port });
+  const codec =
+    config.payloadKeys.length > 0 && config.codecServer.port > 0
+      ? await startCodecServer({
+          codec: new AesGcmPayloadCodec(config.payloadKeys),
+          ...config.codecServer,
+        })
+      : undefined;
+  if (codec) logger.info('codec server listening', { url: `http://127.0.0.1:${codec.port}` });
   let stopping = false;
   const stop = () => {
     if (stopping) return;
     stopping = true;
     logger.info('api stopping');
-    api.close().then(
+    Promise.all([api.close(), codec?.close()]).then(
       () => process.exit(0),
       () => process.exit(1),
     );

@@ -1,31 +1,31 @@
 /**
  * The API server: Express for HTTP, `ws` for `/v1/ws` on the same port.
  *
- * WebSocket clients are authenticated on the HTTP `upgrade` event and refused with 401
- * before any upgrade (the ws README pattern); browser origins are checked against an
- * allowlist. Idle sockets are pinged and dropped when a pong does not come back.
+ * WebSocket clients are authenticated on the HTTP `upgrade` event and refused before
+ * any upgrade (api/upgrade.ts). Idle sockets are pinged and dropped when a pong does not
+ * come back.
  */
 import http from 'node:http';
-import type { Duplex } from 'node:stream';
 import { Client, Connection } from '@temporalio/client';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Config } from '../lib/config';
 import { createPool } from '../lib/db';
 import { EventLog } from '../lib/event-log';
+import { dataConverter } from '../lib/payload-codec';
 import type { Logger } from '../lib/logger';
 import { createCacheRedis, createRedis } from '../lib/redis';
 import { UserService } from '../lib/user-service';
 import { createApp } from './app';
-import { authenticate, tokenOf } from './auth';
 import { ApiKeyStore } from '../lib/api-keys';
 import { KnownUsers, type ApiDeps } from './deps';
 import { StreamRelay } from './relay';
 import { Admission } from './admission';
 import { ChatConnection } from './ws';
+import { upgradeHandler } from './upgrade';
 import { metricsRegistry } from '../lib/metrics';
 import { startEmbeddedChatWorker } from '../workers/embedded';
 
-export const WS_PATH = '/v1/ws';
+export { WS_PATH } from './upgrade';
 
 export interface ApiServer {
   server: http.Server;
@@ -33,14 +33,6 @@ export interface ApiServer {
   port: number;
   deps: ApiDeps;
   close(): Promise<void>;
-}
-
-function refuse(socket: Duplex, status: number, reason: string): void {
-  const body = JSON.stringify({ error: { code: status === 401 ? 'unauthorized' : 'forbidden', message: reason } });
-  socket.end(
-    `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json\r\n` +
-      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-  );
 }
 
 /** Opens the API's connections and starts listening on `config.port`. */
@@ -59,7 +51,9 @@ export async function startApiServer(config: Readonly<Config>, logger: Logger): 
   const connection = embedded
     ? undefined
     : await Connection.connect({ address: config.temporalAddress });
-  const temporal = embedded?.client ?? new Client({ connection, namespace: config.temporalNamespace });
+  const temporal =
+    embedded?.client ??
+    new Client({ connection, namespace: config.temporalNamespace, dataConverter: dataConverter(config.payloadKeys) });
   const relay = new StreamRelay(relayReader, redis, logger);
   const admission = new Admission(config.admission, () => relay.followedStreams);
   // Hears API key revocations from every API process (subscriber mode: its own connection).
@@ -92,30 +86,14 @@ export async function startApiServer(config: Readonly<Config>, logger: Logger): 
   const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxPayloadBytes * 16 });
   const alive = new WeakMap<WebSocket, boolean>();
 
-  server.on('upgrade', (req, socket, head) => {
-    socket.on('error', () => undefined);
-    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
-    if (path !== WS_PATH) return refuse(socket, 404, 'no such endpoint');
-    const origin = req.headers.origin;
-    if (origin && config.allowedOrigins.length > 0 && !config.allowedOrigins.includes(origin)) {
-      return refuse(socket, 403, 'origin not allowed');
-    }
-    authenticate(config.jwtSecret, apiKeys, tokenOf(req, true)).then(
-      async (user) => {
-        if (!user) return refuse(socket, 401, 'missing, invalid or expired token');
-        await deps.users.ensure(user);
-        wss.handleUpgrade(req, socket, head, (ws) => {
-          alive.set(ws, true);
-          ws.on('pong', () => alive.set(ws, true));
-          new ChatConnection(ws, user, deps);
-        });
-      },
-      (err: unknown) => {
-        logger.error('upgrade failed', { err });
-        refuse(socket, 503, 'service unavailable');
-      },
-    );
-  });
+  server.on(
+    'upgrade',
+    upgradeHandler(deps, wss, (ws, user) => {
+      alive.set(ws, true);
+      ws.on('pong', () => alive.set(ws, true));
+      new ChatConnection(ws, user, deps);
+    }),
+  );
 
   const pinger = setInterval(() => {
     for (const ws of wss.clients) {

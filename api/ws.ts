@@ -41,7 +41,9 @@ export class ChatConnection {
     this.timings = new ChatRequestTimings((ms) => deps.admission.observeQueueDelay(ms));
     wsConnections.inc();
     ws.on('message', (data, isBinary) => {
-      void this.onMessage(data, isBinary);
+      this.onMessage(data, isBinary).catch((err: unknown) => {
+        deps.logger.error('websocket frame failed', { err });
+      });
     });
     ws.on('close', () => this.dispose());
     ws.on('error', () => this.dispose());

@@ -10,7 +10,7 @@
  *
  * Pure data and pure functions: importable from workflows.
  */
-import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
+import { ActivityFailure, ApplicationFailure, ApplicationFailureCategory } from '@temporalio/common';
 
 export type ErrorCode =
   | 'bad_request'
@@ -125,6 +125,11 @@ export interface FailureOptions {
   readonly nonRetryable?: boolean;
   readonly details?: unknown[];
   readonly cause?: Error;
+  /**
+   * An expected outcome caused by the client (e.g. a chat into a missing session), not a
+   * fault: the worker logs it at debug level instead of a warning with a stack trace.
+   */
+  readonly benign?: boolean;
 }
 
 /** An `ApplicationFailure` of a catalogued type: how activities and workflows raise failures. */
@@ -135,6 +140,7 @@ export function failure(type: FailureType, message: string, options: FailureOpti
     nonRetryable: options.nonRetryable ?? false,
     details: options.details,
     cause: options.cause,
+    ...(options.benign ? { category: ApplicationFailureCategory.BENIGN } : {}),
   });
 }
 

@@ -15,6 +15,30 @@ import type { ModelInfo } from './tokens';
 /** The dev secret used when JWT_SECRET is unset; refused in production. */
 export const DEV_JWT_SECRET = 'dev-only-secret-change-me';
 
+/** Fewest bytes of JWT_SECRET production accepts (HS256: a key as long as the hash). */
+export const MIN_PRODUCTION_SECRET_BYTES = 32;
+
+/** Secrets published in this repository (the dev secret, old compose defaults): never in production. */
+const KNOWN_SECRETS: ReadonlySet<string> = new Set([DEV_JWT_SECRET, 'change-me-in-production', 'dev-secret']);
+
+/**
+ * JWT_SECRET as production needs it: set, at least {@link MIN_PRODUCTION_SECRET_BYTES}
+ * bytes, and not a published one. The message never holds the secret.
+ */
+function checkProductionSecret(secret: string | undefined): void {
+  const fix = 'generate one with `openssl rand -hex 32`';
+  if (!secret) throw new ConfigError(`JWT_SECRET must be set in production; ${fix}`);
+  if (KNOWN_SECRETS.has(secret)) {
+    throw new ConfigError(`JWT_SECRET is a default secret published with this project; in production ${fix}`);
+  }
+  const bytes = Buffer.byteLength(secret);
+  if (bytes < MIN_PRODUCTION_SECRET_BYTES) {
+    throw new ConfigError(
+      `JWT_SECRET is ${bytes} bytes; production needs at least ${MIN_PRODUCTION_SECRET_BYTES}: ${fix}`,
+    );
+  }
+}
+
 export const DEFAULT_LOCAL_LLM_PORT = 8787;
 
 /** When an API process refuses new chat requests as `overloaded` (api/admission.ts). */
@@ -38,6 +62,17 @@ export interface DeltaFlushSettings {
 }
 
 export const DEFAULT_DELTA_FLUSH: Readonly<DeltaFlushSettings> = { writesPerSecond: 1000, maxMs: 250 };
+
+/** Bytes of a payload encryption key (AES-256). */
+export const PAYLOAD_KEY_BYTES = 32;
+
+/** A key of `TEMPORAL_PAYLOAD_KEYS` (lib/payload-codec.ts). */
+export interface PayloadKey {
+  /** A short public name of the key (never the key). */
+  readonly id: string;
+  /** {@link PAYLOAD_KEY_BYTES} bytes. */
+  readonly key: Buffer;
+}
 
 export interface LlmEndpoint {
   baseUrl: string;
@@ -87,6 +122,8 @@ export interface Config {
   completionMaxBodyBytes: number;
   /** How often idle sockets are pinged; one missed pong and the socket is dropped. */
   wsPingIntervalMs: number;
+  /** Open WebSockets one user may hold on one API process; the next is refused 429. */
+  wsMaxConnectionsPerUser: number;
   /** How long a request's event stream is kept for resume (seconds). */
   eventTtlSeconds: number;
   maxHistoryMessages: number;
@@ -116,6 +153,19 @@ export interface Config {
   workerMetricsPort: number;
   /** Port of the Temporal SDK's Prometheus exporter in a worker process (0 = off). */
   temporalMetricsPort: number;
+  /**
+   * Keys that encrypt Temporal payloads (`TEMPORAL_PAYLOAD_KEYS`, lib/payload-codec.ts):
+   * the first encrypts, all decrypt; empty = payloads in clear (refused in production).
+   */
+  payloadKeys: readonly PayloadKey[];
+  /**
+   * The codec server the Temporal UI decrypts payloads through (api/codec-server.ts):
+   * its 127.0.0.1 port (0 = off; it also needs payload keys), its bearer token if any,
+   * and the browser origins (the UI's) allowed to call it.
+   */
+  codecServer: Readonly<{ port: number; token?: string; origins: readonly string[] }>;
+  /** Interface both worker metrics endpoints listen on (`METRICS_HOST`; `0.0.0.0` in a container). */
+  metricsHost: string;
   /** False turns hot-path metric recording into no-ops (`METRICS_ENABLED=false`). */
   metricsEnabled: boolean;
   /** A prebuilt workflow bundle for faster worker start (tests, images). */
@@ -202,6 +252,27 @@ function parseModelTable(raw: string | undefined): Readonly<Record<string, Model
   return Object.freeze(table);
 }
 
+/**
+ * `TEMPORAL_PAYLOAD_KEYS`: `id:base64key,...` (32-byte keys, e.g. `k1:$(openssl rand
+ * -base64 32)`). Messages name a key by its id, never by its value.
+ */
+function parsePayloadKeys(raw: string | undefined): readonly PayloadKey[] {
+  if (!raw) return Object.freeze([]);
+  const keys = raw.split(',').map((entry, i) => {
+    const [id = '', b64 = '', ...rest] = entry.trim().split(':');
+    if (!/^[A-Za-z0-9._-]{1,64}$/.test(id) || rest.length > 0) {
+      throw new ConfigError(`TEMPORAL_PAYLOAD_KEYS entry ${i + 1}: expected id:base64key with an id of letters, digits, . _ -`);
+    }
+    const key = Buffer.from(b64, 'base64');
+    if (key.length !== PAYLOAD_KEY_BYTES || key.toString('base64') !== b64) {
+      throw new ConfigError(`TEMPORAL_PAYLOAD_KEYS key ${id}: must be ${PAYLOAD_KEY_BYTES} bytes in base64 (openssl rand -base64 32)`);
+    }
+    return Object.freeze({ id, key });
+  });
+  if (new Set(keys.map((k) => k.id)).size !== keys.length) throw new ConfigError('TEMPORAL_PAYLOAD_KEYS: a key id appears twice');
+  return Object.freeze(keys);
+}
+
 const QUEUE_KINDS = Object.keys(DEFAULT_TASK_QUEUES) as Array<keyof TaskQueues>;
 
 /** `WORKER_TASK_QUEUES`: e.g. `chat,billing`; empty = every queue. */
@@ -225,9 +296,7 @@ function parseQueues(raw: string | undefined): ReadonlyArray<keyof TaskQueues> {
 export function loadConfig(env: Env = process.env): Readonly<Config> {
   const nodeEnv = str(env, 'NODE_ENV', 'development');
   const jwtSecretIsDev = !env.JWT_SECRET;
-  if (jwtSecretIsDev && nodeEnv === 'production') {
-    throw new ConfigError('JWT_SECRET must be set in production');
-  }
+  if (nodeEnv === 'production') checkProductionSecret(env.JWT_SECRET);
   const useLocalLlm = !env.OPENAI_API_KEY;
   const localLlmPort = int(env, 'LOCAL_LLM_PORT', DEFAULT_LOCAL_LLM_PORT, 1);
   const llm: LlmEndpoint = {
@@ -277,6 +346,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     maxPayloadBytes: int(env, 'MAX_PAYLOAD_BYTES', 64 * 1024, 1024),
     completionMaxBodyBytes: int(env, 'COMPLETION_MAX_BODY_BYTES', 1024 * 1024, 1024),
     wsPingIntervalMs: int(env, 'WS_PING_INTERVAL_MS', 30_000, 100),
+    wsMaxConnectionsPerUser: int(env, 'WS_MAX_CONNECTIONS_PER_USER', 20, 1),
     eventTtlSeconds: int(env, 'EVENT_TTL_SECONDS', 2 * 3600, 3600),
     maxHistoryMessages: int(env, 'MAX_HISTORY_MESSAGES', 10, 1),
     contextSafetyMargin: int(env, 'CONTEXT_SAFETY_MARGIN', 128),
@@ -295,6 +365,18 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     taskQueues: Object.freeze({ ...DEFAULT_TASK_QUEUES }),
     workerMetricsPort: int(env, 'WORKER_METRICS_PORT', 9464),
     temporalMetricsPort: int(env, 'TEMPORAL_METRICS_PORT', 9465),
+    metricsHost: str(env, 'METRICS_HOST', '127.0.0.1'),
+    payloadKeys: parsePayloadKeys(env.TEMPORAL_PAYLOAD_KEYS),
+    codecServer: Object.freeze({
+      port: int(env, 'CODEC_SERVER_PORT', 0),
+      token: env.CODEC_SERVER_TOKEN || undefined,
+      origins: Object.freeze(
+        str(env, 'CODEC_SERVER_ORIGINS', 'http://localhost:8233,http://127.0.0.1:8233')
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+      ),
+    }),
     metricsEnabled: bool(env, 'METRICS_ENABLED', true),
     workflowBundlePath: env.WORKFLOW_BUNDLE_PATH || undefined,
     workerTaskQueues: parseQueues(env.WORKER_TASK_QUEUES),
@@ -312,6 +394,11 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     llmActivitySlots: int(env, 'LLM_ACTIVITY_SLOTS', 2000, 1),
     workflowCacheSize: int(env, 'WORKFLOW_CACHE_SIZE', 250, 2),
   };
+  if (nodeEnv === 'production' && config.payloadKeys.length === 0) {
+    throw new ConfigError(
+      'TEMPORAL_PAYLOAD_KEYS must be set in production (payloads in Temporal are encrypted): e.g. k1:$(openssl rand -base64 32)',
+    );
+  }
   return Object.freeze(config);
 }
 

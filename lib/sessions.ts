@@ -82,21 +82,47 @@ function encodeCursor(r: SessionRow): string {
 }
 
 /** A timestamptz as Postgres prints it, e.g. `2026-12-02 04:24:20.123456+00`. */
-const PG_TIMESTAMPTZ_RE = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{1,6})?[+-]\d\d(:\d\d){0,2}$/;
+const PG_TIMESTAMPTZ_RE =
+  /^(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)(?:\.\d{1,6})?([+-])(\d\d)(?::(\d\d))?(?::(\d\d))?$/;
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * True when `text` is a timestamptz Postgres printed: the shape, and a real date and
+ * time (a crafted `2026-02-31` or `+99` offset must never reach the `::timestamptz` cast).
+ */
+function isPgTimestamptz(text: string): boolean {
+  const m = PG_TIMESTAMPTZ_RE.exec(text);
+  if (!m) return false;
+  const [year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0, , offH = 0, offM = 0, offS = 0] = m
+    .slice(1)
+    .map((v) => Number(v ?? 0));
+  const date = new Date(Date.UTC(year, month - 1, day));
+  return (
+    date.getUTCFullYear() === year &&
+    date.getUTCMonth() === month - 1 &&
+    date.getUTCDate() === day &&
+    hour <= 23 &&
+    minute <= 59 &&
+    second <= 59 &&
+    offH <= 15 &&
+    offM <= 59 &&
+    offS <= 59
+  );
+}
 
 /** The cursor's position, or undefined when it is not one this module wrote. */
 export function decodeCursor(cursor: string): { at: string; id: string } | undefined {
+  let parsed: unknown;
   try {
-    const parsed: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (!Array.isArray(parsed) || parsed.length !== 2) return undefined;
-    const [at, id] = parsed as unknown[];
-    if (typeof at !== 'string' || typeof id !== 'string') return undefined;
-    if (!PG_TIMESTAMPTZ_RE.test(at)) return undefined;
-    if (!/^[0-9a-f-]{36}$/.test(id)) return undefined;
-    return { at, id };
+    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
   } catch {
     return undefined;
   }
+  if (!Array.isArray(parsed) || parsed.length !== 2) return undefined;
+  const [at, id] = parsed as unknown[];
+  if (typeof at !== 'string' || typeof id !== 'string') return undefined;
+  if (!isPgTimestamptz(at) || !UUID_RE.test(id)) return undefined;
+  return { at, id };
 }
 
 export class SessionStore {

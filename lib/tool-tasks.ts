@@ -7,10 +7,11 @@
 import {
   WorkflowNotFoundError,
   type Client,
+  type WorkflowClient,
   type WorkflowExecutionDescription,
 } from '@temporalio/client';
-import { defaultPayloadConverter } from '@temporalio/common';
 import { optionalTsToMs } from '@temporalio/common/lib/time';
+import { decodeRaw } from './payload-codec';
 import {
   toolStateQuery,
   type ToolHeartbeat,
@@ -49,14 +50,14 @@ export interface PendingTool {
   lastFailure?: string;
 }
 
-/** The pending activities of a described tool workflow, heartbeat details decoded. */
-export function pendingTools(desc: WorkflowExecutionDescription): PendingTool[] {
-  return (desc.raw.pendingActivities ?? []).map((a) => {
+/** The pending activities of a described tool workflow, heartbeat details decoded (and decrypted). */
+export async function pendingTools(workflows: WorkflowClient, desc: WorkflowExecutionDescription): Promise<PendingTool[]> {
+  return Promise.all((desc.raw.pendingActivities ?? []).map(async (a) => {
     const payload = a.heartbeatDetails?.payloads?.[0];
     let details: ToolHeartbeat | undefined;
     if (payload) {
       try {
-        details = defaultPayloadConverter.fromPayload<ToolHeartbeat>(payload);
+        details = (await decodeRaw<ToolHeartbeat>(workflows, payload)) ?? undefined;
       } catch {
         details = undefined;
       }
@@ -71,7 +72,7 @@ export function pendingTools(desc: WorkflowExecutionDescription): PendingTool[] 
       ...(details ? { details } : {}),
       ...(a.lastFailure?.message ? { lastFailure: a.lastFailure.message } : {}),
     };
-  });
+  }));
 }
 
 /** The owner of a described workflow when it is a tool task; undefined otherwise. */
@@ -147,7 +148,7 @@ export async function loadTaskState(client: Client, desc: WorkflowExecutionDescr
     state = await stateFromHistory(client, desc);
   }
   if (state.status === 'running') {
-    const beat = pendingTools(desc).find((p) => p.details)?.details;
+    const beat = (await pendingTools(client.workflow, desc)).find((p) => p.details)?.details;
     if (beat) state = { ...state, progress: beat.progress, message: beat.message };
   }
   return state;

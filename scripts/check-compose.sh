@@ -15,6 +15,9 @@
 # - promtool: on PATH, or extracted from the Debian package `prometheus` into .tools/
 #   (`apt-get download`, so no Prometheus service gets installed or started).
 #
+# The secrets docker-compose.yml requires (no defaults) get placeholders for the checks,
+# and each is checked to be required: without it, `compose config` must refuse to run.
+#
 # Usage: scripts/check-compose.sh          run the checks
 #        scripts/check-compose.sh --json   print the resolved compose config as JSON
 # Exit: 0 ok, 1 a check failed, 77 no Compose CLI could be obtained (callers skip).
@@ -102,6 +105,28 @@ find_promtool() {
   fi
 }
 
+# --- required secrets -----------------------------------------------------------
+
+REQUIRED_SECRETS=(JWT_SECRET POSTGRES_PASSWORD GRAFANA_ADMIN_PASSWORD TEMPORAL_PAYLOAD_KEYS)
+for name in "${REQUIRED_SECRETS[@]}"; do
+  # Placeholders, not defaults: a real deployment sets them in .env.
+  export "$name=${!name:-check-compose-placeholder-$name}"
+done
+
+# Fails unless `compose config` refuses to run without each required secret.
+check_required_secrets() { # check_required_secrets "<command line>"
+  local c=$1 name out
+  for name in "${REQUIRED_SECRETS[@]}"; do
+    if out="$(env -u "$name" --chdir=/ $c --project-directory "$ROOT" -f "$COMPOSE_FILE" --env-file /dev/null config -q 2>&1)"; then
+      log "$c config ran without $name: docker-compose.yml must require it (\${$name:?...})"
+      status=1
+    elif ! grep -q "$name" <<<"$out"; then
+      log "$c config refused to run without $name, but did not name it: $out"
+      status=1
+    fi
+  done
+}
+
 # --- main ------------------------------------------------------------------------
 
 mkdir -p "$TOOLS"
@@ -132,6 +157,7 @@ for c in "${COMPOSES[@]}"; do
     echo "$out" >&2
     status=1
   fi
+  check_required_secrets "$c"
 done
 
 find_promtool

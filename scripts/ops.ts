@@ -6,6 +6,7 @@
  */
 import { Client, Connection } from '@temporalio/client';
 import { loadConfig } from '../lib/config';
+import { dataConverter } from '../lib/payload-codec';
 import { billingCommands } from './ops/billing';
 import type { OpsCommand, OpsContext } from './ops/context';
 import { toolCommands } from './ops/tools';
@@ -37,7 +38,7 @@ export async function runOps(argv: string[], out: (line: string) => void = conso
   try {
     const ctx: OpsContext = {
       config,
-      temporal: new Client({ connection, namespace: config.temporalNamespace }),
+      temporal: new Client({ connection, namespace: config.temporalNamespace, dataConverter: dataConverter(config.payloadKeys) }),
       out,
     };
     return await cmd.run(args, ctx);

@@ -45,6 +45,10 @@ async function main(): Promise<void> {
     namespace: config.temporalNamespace,
     dataDir: DATA_DIR,
     log,
+    // Encrypted payloads: the Web UI decodes them through the API's codec server.
+    ...(config.payloadKeys.length > 0 && config.codecServer.port > 0
+      ? { uiCodecEndpoint: `http://127.0.0.1:${config.codecServer.port}` }
+      : {}),
   });
   watch(temporal);
   await ensurePostgres(config.databaseUrl, { log }); // a system service: not watched

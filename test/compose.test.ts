@@ -21,6 +21,7 @@ const TIMEOUT_MS = 15 * 60_000;
 interface ComposePort {
   target?: number;
   published?: string | number;
+  host_ip?: string;
 }
 
 interface ComposeService {
@@ -32,9 +33,18 @@ interface ComposeService {
   volumes?: Array<{ source?: string; target?: string } | string>;
 }
 
+/** Secrets docker-compose.yml requires from .env; the check gets these values. */
+const SECRETS = {
+  JWT_SECRET: 'compose-test-jwt-secret-0123456789abcdef',
+  POSTGRES_PASSWORD: 'compose-test-postgres-password',
+  GRAFANA_ADMIN_PASSWORD: 'compose-test-grafana-password',
+  TEMPORAL_PAYLOAD_KEYS: 'compose-test:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=',
+};
+
 function runCheck(...args: string[]): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync('bash', [SCRIPT, ...args], {
     cwd: ROOT,
+    env: { ...process.env, ...SECRETS },
     encoding: 'utf8',
     timeout: TIMEOUT_MS,
     maxBuffer: 16 * 1024 * 1024,
@@ -50,6 +60,30 @@ function publishedPorts(service: ComposeService): string[] {
     return p.published === undefined || p.published === '' ? [] : [String(p.published)];
   });
 }
+
+/** The interfaces a service publishes on, as `ip:port` (`*` = every interface). */
+function publishedOn(service: ComposeService): string[] {
+  return (service.ports ?? []).map((p) => {
+    if (typeof p === 'string') {
+      const parts = p.split(':');
+      return parts.length === 3 ? `${parts[0]}:${parts[1]}` : `*:${parts[0]}`;
+    }
+    return `${p.host_ip || '*'}:${p.published}`;
+  });
+}
+
+void test('docker-compose.yml is safe by default: production, no default secrets, unauthenticated ports on loopback', () => {
+  const compose = readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8');
+  assert.match(compose, /NODE_ENV: \$\{NODE_ENV:-production\}/);
+  for (const name of Object.keys(SECRETS)) {
+    const uses = [...compose.matchAll(new RegExp(`\\$\\{${name}(:?[-?=+])?[^}]*\\}`, 'g'))].map((m) => m[0]);
+    assert.ok(uses.length > 0, `${name} is used`);
+    for (const use of uses) assert.match(use, new RegExp(`^\\$\\{${name}:\\?`), `${name} is required, never defaulted: ${use}`);
+  }
+  assert.doesNotMatch(compose, /change-me-in-production|admin\/admin|GRAFANA_ADMIN_PASSWORD:-/);
+  const example = readFileSync(path.join(ROOT, '.env.example'), 'utf8');
+  for (const name of Object.keys(SECRETS)) assert.match(example, new RegExp(`^${name}=$`, 'm'), `.env.example lists ${name}, empty`);
+});
 
 void test('docker-compose.yml passes `docker compose config`, monitoring files pass promtool', (t) => {
   const r = runCheck();
@@ -96,6 +130,19 @@ void test('the compose stack has every service; workers scale and api publishes 
 
   assert.deepEqual(publishedPorts(services.api!), ['3000']);
   assert.deepEqual(publishedPorts(services['temporal-ui']!), ['8233']);
+  // What has no authentication of its own is reachable from this host only.
+  assert.deepEqual(publishedOn(services.temporal!), ['127.0.0.1:7233']);
+  assert.deepEqual(publishedOn(services['temporal-ui']!), ['127.0.0.1:8233']);
+  assert.deepEqual(publishedOn(services.prometheus!), ['127.0.0.1:9090']);
+  // Secrets come from the environment (.env); production settings by default.
+  for (const name of ['api', 'worker', 'migrate']) {
+    assert.equal(services[name]!.environment?.NODE_ENV, 'production', `${name} runs in production mode`);
+    assert.equal(services[name]!.environment?.JWT_SECRET, SECRETS.JWT_SECRET, `${name} gets JWT_SECRET from .env`);
+    assert.equal(services[name]!.environment?.TEMPORAL_PAYLOAD_KEYS, SECRETS.TEMPORAL_PAYLOAD_KEYS, `${name} encrypts payloads`);
+  }
+  assert.equal(services.grafana!.environment?.GF_SECURITY_ADMIN_PASSWORD, SECRETS.GRAFANA_ADMIN_PASSWORD);
+  // The worker's metrics listen on the compose network for Prometheus (no host port).
+  assert.equal(worker.environment?.METRICS_HOST, '0.0.0.0');
   // The server gets the chat path's dynamic config (eager activity dispatch).
   const temporal = services.temporal!;
   const mounted = (temporal.volumes ?? []).find(

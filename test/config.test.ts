@@ -7,7 +7,14 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { ConfigError, loadConfig, loadLocalLlmConfig, loadToolingConfig } from '../lib/config';
+import {
+  ConfigError,
+  DEV_JWT_SECRET,
+  loadConfig,
+  loadLocalLlmConfig,
+  loadToolingConfig,
+  MIN_PRODUCTION_SECRET_BYTES,
+} from '../lib/config';
 
 const ROOT = path.resolve(__dirname, '..');
 
@@ -58,5 +65,43 @@ describe('configuration', () => {
     assert.match(tooling.toolsDir, /\.cache[/\\]durable-chat$/);
     assert.equal(loadToolingConfig({ DURABLE_CHAT_TOOLS: '/opt/tools' }).toolsDir, '/opt/tools');
     assert.equal(loadToolingConfig({ CHAT_URL: 'http://api:3000' }).chatUrl, 'http://api:3000');
+  });
+
+  it('in production refuses a JWT_SECRET that is missing, short or published, without printing it', () => {
+    const production = (JWT_SECRET?: string) => () => loadConfig({ NODE_ENV: 'production', ...(JWT_SECRET !== undefined ? { JWT_SECRET } : {}) });
+    const refusals: Array<[string | undefined, RegExp]> = [
+      [undefined, /JWT_SECRET must be set/],
+      ['shortS3cret', /JWT_SECRET is 11 bytes; production needs at least 32/],
+      ['s3cr3t-but-only-31-bytes-long!!', /is 31 bytes/],
+      [DEV_JWT_SECRET, /default secret published with this project/],
+      ['change-me-in-production', /default secret published/],
+    ];
+    for (const [secret, message] of refusals) {
+      assert.throws(production(secret), (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.match(err.message, message);
+        assert.match(err.message, /openssl rand -hex 32/, 'says how to make one');
+        if (secret) assert.ok(!err.message.includes(secret), 'the secret is not in the message');
+        return true;
+      });
+    }
+    const strong = 'x'.repeat(MIN_PRODUCTION_SECRET_BYTES);
+    const keys = `k1:${Buffer.alloc(32, 7).toString('base64')}`;
+    assert.equal(loadConfig({ NODE_ENV: 'production', JWT_SECRET: strong, TEMPORAL_PAYLOAD_KEYS: keys }).jwtSecret, strong);
+    // Outside production the dev secret and short secrets still work.
+    assert.equal(loadConfig({}).jwtSecret, DEV_JWT_SECRET);
+    assert.equal(loadConfig({ JWT_SECRET: 'a' }).jwtSecret, 'a');
+  });
+
+  it('binds worker metrics to 127.0.0.1 unless METRICS_HOST says otherwise', () => {
+    assert.equal(loadConfig({}).metricsHost, '127.0.0.1');
+    assert.equal(loadConfig({ METRICS_HOST: '0.0.0.0' }).metricsHost, '0.0.0.0');
+  });
+
+  it('in production requires TEMPORAL_PAYLOAD_KEYS (encrypted payloads)', () => {
+    const production = { NODE_ENV: 'production', JWT_SECRET: 'y'.repeat(MIN_PRODUCTION_SECRET_BYTES) };
+    assert.throws(() => loadConfig(production), /TEMPORAL_PAYLOAD_KEYS must be set in production/);
+    const keys = `k1:${Buffer.alloc(32, 7).toString('base64')}`;
+    assert.equal(loadConfig({ ...production, TEMPORAL_PAYLOAD_KEYS: keys }).payloadKeys.length, 1);
   });
 });

@@ -51,6 +51,7 @@ function releaseEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
     ...process.env,
     NODE_ENV: 'production',
     JWT_SECRET: jwtSecret,
+    TEMPORAL_PAYLOAD_KEYS: `release:${randomBytes(32).toString('base64')}`,
     DATABASE_URL: config.databaseUrl,
     REDIS_URL: config.redisUrl,
     TEMPORAL_ADDRESS: config.temporalAddress,

@@ -15,6 +15,7 @@ import { Client } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import type { Config } from '../lib/config';
 import type { Logger } from '../lib/logger';
+import { dataConverter } from '../lib/payload-codec';
 import { createActivityDeps } from './deps';
 import { createWorkers, runWorkers, shutdownWorkers } from './worker';
 
@@ -49,10 +50,11 @@ export async function startEmbeddedChatWorker(
       namespace: config.temporalNamespace,
       taskQueues: config.taskQueues,
       deps: owned.deps,
+      dataConverter: dataConverter(config.payloadKeys),
       serve: ['chat'],
       workflowBundlePath: config.workflowBundlePath,
       llmActivitySlots: config.llmActivitySlots,
-    workflowCacheSize: config.workflowCacheSize,
+      workflowCacheSize: config.workflowCacheSize,
       // Without API_RUNS_LLM the LLM calls go to the worker processes (no eager dispatch):
       // this process then only relays and runs the chat's workflow tasks and local steps.
       options: { shutdownGraceTime: '2s', enableNonLocalActivities: config.apiRunsLlm },
@@ -64,6 +66,7 @@ export async function startEmbeddedChatWorker(
       connection,
       namespace: config.temporalNamespace,
       identity: apiClientIdentity(),
+      dataConverter: dataConverter(config.payloadKeys),
     });
     return {
       client,

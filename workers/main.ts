@@ -1,10 +1,11 @@
 /** Worker process entry point: `node --import tsx workers/main.ts`. */
 import { NativeConnection } from '@temporalio/worker';
 import { loadConfig } from '../lib/config';
+import { dataConverter } from '../lib/payload-codec';
 import { createLogger } from '../lib/logger';
 import { setMetricsEnabled } from '../lib/metrics';
 import { createActivityDeps } from './deps';
-import { installTemporalMetrics, startMetricsServer } from './metrics-server';
+import { startWorkerMetrics } from './metrics-server';
 import { createWorkers, runWorkers } from './worker';
 
 async function main(): Promise<void> {
@@ -12,9 +13,7 @@ async function main(): Promise<void> {
   const logger = createLogger({ service: 'worker' }, config.logLevel);
   setMetricsEnabled(config.metricsEnabled);
   // Before the first connection: the Temporal Runtime is created once per process.
-  if (config.temporalMetricsPort > 0) installTemporalMetrics(`0.0.0.0:${config.temporalMetricsPort}`);
-  const metrics =
-    config.workerMetricsPort > 0 ? await startMetricsServer(config.workerMetricsPort) : undefined;
+  const metrics = await startWorkerMetrics(config);
   const owned = createActivityDeps(config, logger);
   const connection = await NativeConnection.connect({ address: config.temporalAddress });
   const workers = await createWorkers({
@@ -22,6 +21,7 @@ async function main(): Promise<void> {
     namespace: config.temporalNamespace,
     taskQueues: config.taskQueues,
     deps: owned.deps,
+    dataConverter: dataConverter(config.payloadKeys),
     workflowBundlePath: config.workflowBundlePath,
     llmActivitySlots: config.llmActivitySlots,
     workflowCacheSize: config.workflowCacheSize,

@@ -9,6 +9,7 @@
 import http from 'node:http';
 import { Runtime } from '@temporalio/worker';
 import type { Registry } from 'prom-client';
+import type { Config } from '../lib/config';
 import { metricsRegistry } from '../lib/metrics';
 
 export interface MetricsServer {
@@ -20,7 +21,7 @@ export interface MetricsServer {
 /** Serves `registry` on `GET /metrics` at host:port; everything else is 404. */
 export async function startMetricsServer(
   port: number,
-  host = '0.0.0.0',
+  host = '127.0.0.1',
   registry: Registry = metricsRegistry,
 ): Promise<MetricsServer> {
   const server = http.createServer((req, res) => {
@@ -66,4 +67,19 @@ export function installTemporalMetrics(bindAddress: string): Runtime {
       metrics: { prometheus: { bindAddress, useSecondsForDurations: true } },
     },
   });
+}
+
+/**
+ * A worker process's two endpoints as configured: the Temporal SDK exporter (installed
+ * first: before any connection) and its own /metrics, both on `METRICS_HOST` (loopback
+ * unless configured, so nothing outside the host reads them by default). A port of 0
+ * turns that endpoint off.
+ */
+export async function startWorkerMetrics(
+  config: Pick<Config, 'metricsHost' | 'workerMetricsPort' | 'temporalMetricsPort'>,
+): Promise<MetricsServer | undefined> {
+  const host = config.metricsHost.includes(':') ? `[${config.metricsHost}]` : config.metricsHost;
+  if (config.temporalMetricsPort > 0) installTemporalMetrics(`${host}:${config.temporalMetricsPort}`);
+  if (config.workerMetricsPort === 0) return undefined;
+  return startMetricsServer(config.workerMetricsPort, config.metricsHost);
 }

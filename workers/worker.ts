@@ -5,6 +5,7 @@
  * (`WORKER_TASK_QUEUES`). Every worker registers every workflow and activity: which
  * queue a task lands on is decided by whoever schedules it.
  */
+import type { DataConverter } from '@temporalio/common';
 import type { NativeConnection } from '@temporalio/worker';
 import { Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
@@ -16,6 +17,11 @@ export interface WorkerSetup {
   namespace: string;
   taskQueues: TaskQueues;
   deps: ActivityDeps;
+  /**
+   * Payload codecs: every process passes `dataConverter(config.payloadKeys)`
+   * (lib/payload-codec.ts); absent = payloads in clear (tests, benchmarks).
+   */
+  dataConverter?: DataConverter;
   /** Which queues this process polls (default: all). */
   serve?: ReadonlyArray<keyof TaskQueues>;
   /**
@@ -67,6 +73,7 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
         taskQueue: setup.taskQueues[queue],
         workflowBundle: bundle,
         activities,
+        ...(setup.dataConverter ? { dataConverter: setup.dataConverter } : {}),
         shutdownGraceTime: '5s',
         ...QUEUE_OPTIONS[queue],
         ...(queue === 'chat' && setup.llmActivitySlots

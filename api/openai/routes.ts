@@ -21,6 +21,7 @@ import { ERRORS, errorSpecForCode } from '../../contracts/errors';
 import { decodeEntry, requestKeys, seqOfStreamId } from '../../lib/event-log';
 import type { AuthUser } from '../auth';
 import { startChat } from '../chat';
+import { chatRateLimiter } from '../rate-limit';
 import type { ApiDeps } from '../deps';
 import { AppError, sendError } from '../errors';
 import { isUuid } from '../frames';
@@ -121,16 +122,26 @@ export function openAiRoutes(deps: ApiDeps): Router {
     if (sessionId !== undefined && !isUuid(sessionId)) throw new AppError(ERRORS.NotFound, 'session not found');
 
     const requestId = idempotencyKey !== undefined ? requestIdForKey(user.userId, idempotencyKey) : randomUUID();
-    const model = parsed.model ?? deps.config.llm.model;
-    const meta = await completionMeta(deps, user.userId, requestId, model, parsed.includeUsage);
-    await startChat(deps, user, {
-      requestId,
-      sessionId: sessionId ?? '',
-      content: parsed.lastUserText,
-      model: meta.model,
-      method: 'openai',
-      completion: { ...parsed.completion, stateless: sessionId === undefined },
-    });
+    const start = (model: string) =>
+      startChat(deps, user, {
+        requestId,
+        sessionId: sessionId ?? '',
+        content: parsed.lastUserText,
+        model,
+        method: 'openai',
+        completion: { ...parsed.completion, stateless: sessionId === undefined },
+      });
+    // The rate limit comes before this request writes anything (its meta key below).
+    // Refused: startChat refuses it again, unless it replays a started request (never
+    // limited). Allowed: startChat's own take finds it counted already.
+    const limiter = chatRateLimiter(deps.redis);
+    const rate = await limiter.take(user.userId, requestId, deps.config.rateLimitPerMinute);
+    if (!rate.allowed) await start(parsed.model ?? deps.config.llm.model);
+    const meta = await completionMeta(deps, user.userId, requestId, parsed.model ?? deps.config.llm.model, parsed.includeUsage);
+    if (rate.allowed) {
+      const { duplicate } = await start(meta.model);
+      if (duplicate && rate.counted) await limiter.refund(user.userId, requestId);
+    }
     const followed = { userId: user.userId, requestId, stream: requestKeys(user.userId, requestId).stream };
     if (parsed.stream) await streamAnswer(deps, req, res, followed, meta, after);
     else await wholeAnswer(deps, req, res, followed, meta);

@@ -8,7 +8,7 @@
  *   (user, request), so a retry never adds a second row.
  */
 import type { Client } from '@temporalio/client';
-import { defaultPayloadConverter } from '@temporalio/common';
+import { decodeRaw } from '../../lib/payload-codec';
 import type { Config } from '../../lib/config';
 import type { UsageRecord } from '../../contracts/definitions';
 import type { OpsCommand } from './context';
@@ -59,7 +59,7 @@ async function startInput(temporal: Client, workflowId: string, runId: string): 
   const history = await temporal.workflow.getHandle(workflowId, runId).fetchHistory();
   const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
   if (!started) throw new Error(`${workflowId}: no start event in its history`);
-  return (started.input?.payloads ?? []).map((p) => defaultPayloadConverter.fromPayload(p));
+  return Promise.all((started.input?.payloads ?? []).map((p) => decodeRaw(temporal.workflow, p)));
 }
 
 /**

@@ -51,7 +51,7 @@ export async function findStuckTools(client: Client, opts: FindStuckOptions): Pr
     const tool = String(
       desc.typedSearchAttributes.getAll().find((p) => p.key.name === 'ToolName')?.value ?? '',
     );
-    const pending = pendingTools(desc);
+    const pending = await pendingTools(client.workflow, desc);
     if (pending.length === 0) {
       const silentForMs = now - desc.startTime.getTime();
       if (silentForMs > opts.olderThanMs) {

@@ -27,7 +27,25 @@ export interface TemporalOptions {
   dataDir: string;
   /** Web UI port of a started server; default gRPC port + 1000 (8233). */
   uiPort?: number;
+  /** The codec server the started server's Web UI decodes payloads through (api/codec-server.ts). */
+  uiCodecEndpoint?: string;
   log: Logger;
+}
+
+/** The `temporal server start-dev` command line of {@link ensureTemporal}. */
+export function devServerArgs(opts: Omit<TemporalOptions, 'address' | 'log'> & { port: number; uiPort: number }): string[] {
+  return [
+    ...['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(opts.port)],
+    ...['--ui-port', String(opts.uiPort), '--db-filename', path.join(opts.dataDir, 'temporal.db')],
+    ...['--namespace', opts.namespace, '--log-level', 'warn'],
+    ...Object.entries(SEARCH_ATTRIBUTES).flatMap(([n, t]) => ['--search-attribute', `${n}=${t}`]),
+    // Measured in bench/chat-tuning.ts: eager activity dispatch hands callLlm to the
+    // worker that completes the workflow task (-15 to -25 ms before the first token);
+    // WAL cuts the SQLite server's CPU per request.
+    ...['--dynamic-config-value', 'system.enableActivityEagerExecution=true'],
+    ...['--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', 'synchronous=normal'],
+    ...(opts.uiCodecEndpoint ? ['--ui-codec-endpoint', opts.uiCodecEndpoint] : []),
+  ];
 }
 
 /**
@@ -49,17 +67,7 @@ export async function ensureTemporal(opts: TemporalOptions): Promise<Started | n
   mkdirSync(opts.dataDir, { recursive: true });
   const uiPort = temporalUiPort(address, opts.uiPort);
   const logFile = path.join(opts.dataDir, 'temporal.log');
-  const args = [
-    ...['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port)],
-    ...['--ui-port', String(uiPort), '--db-filename', path.join(opts.dataDir, 'temporal.db')],
-    ...['--namespace', namespace, '--log-level', 'warn'],
-    ...Object.entries(SEARCH_ATTRIBUTES).flatMap(([n, t]) => ['--search-attribute', `${n}=${t}`]),
-    // Measured in bench/chat-tuning.ts: eager activity dispatch hands callLlm to the
-    // worker that completes the workflow task (-15 to -25 ms before the first token);
-    // WAL cuts the SQLite server's CPU per request.
-    ...['--dynamic-config-value', 'system.enableActivityEagerExecution=true'],
-    ...['--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', 'synchronous=normal'],
-  ];
+  const args = devServerArgs({ ...opts, port, uiPort });
   log.info(`Temporal: starting the dev server on 127.0.0.1:${port} (log: ${logFile})`);
   const fd = openSync(logFile, 'a');
   const server = spawnChild('temporal', binary, args, { output: fd });

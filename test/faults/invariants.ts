@@ -118,7 +118,7 @@ export async function assertStored(
 /** Pid of the worker process that runs the tool activity of task `taskId` now. */
 export async function toolWorkerPid(temporal: Client, taskId: string): Promise<number | undefined> {
   const desc = await temporal.workflow.getHandle(taskId).describe().catch(() => undefined);
-  if (!desc || pendingTools(desc).length === 0) return undefined;
+  if (!desc || (await pendingTools(temporal.workflow, desc)).length === 0) return undefined;
   const identity = desc.raw.pendingActivities?.[0]?.lastWorkerIdentity ?? '';
   const pid = Number(identity.split('@')[0]);
   return Number.isInteger(pid) && pid > 0 ? pid : undefined;

@@ -33,6 +33,6 @@ export function slowDocument(
  */
 export async function checkpointedChunks(tool: WorkflowHandle): Promise<number> {
   const desc = await tool.describe().catch(() => undefined); // not started yet
-  const beat = desc && pendingTools(desc)[0]?.details;
+  const beat = desc && (await pendingTools(tool.client, desc))[0]?.details;
   return (beat?.checkpoint as { summaries?: string[] } | undefined)?.summaries?.length ?? 0;
 }

@@ -10,6 +10,7 @@ import type { Plan, TaskQueues } from '../../contracts/definitions';
 import { signToken } from '../../api/auth';
 import { startApiServer, WS_PATH, type ApiServer } from '../../api/server';
 import { loadConfig, type Config } from '../../lib/config';
+import { dataConverter } from '../../lib/payload-codec';
 import { createLogger, type Logger } from '../../lib/logger';
 import { startLocalLlm, type LocalLlm } from '../../llm/server';
 import { createActivityDeps } from '../../workers/deps';
@@ -25,6 +26,8 @@ export interface SystemOptions {
   noWorker?: boolean;
   /** Task queues the in-process workers poll (default: all); tests serve the others. */
   serve?: ReadonlyArray<keyof TaskQueues>;
+  /** The logger of the API and the workers' activities (default: errors only, to stderr). */
+  logger?: Logger;
 }
 
 export interface TestSystem {
@@ -68,7 +71,8 @@ export async function startSystem(options: SystemOptions = {}): Promise<TestSyst
   let workers: Worker[] = [];
   let workerRun: Promise<void> | undefined;
   let workerConnection: NativeConnection | undefined;
-  const owned = createActivityDeps(config, quiet);
+  const logger = options.logger ?? quiet;
+  const owned = createActivityDeps(config, logger);
   if (!options.noWorker) {
     workerConnection = await NativeConnection.connect({ address: config.temporalAddress });
     workers = await createWorkers({
@@ -76,16 +80,17 @@ export async function startSystem(options: SystemOptions = {}): Promise<TestSyst
       namespace: config.temporalNamespace,
       taskQueues: config.taskQueues,
       deps: owned.deps,
+      dataConverter: dataConverter(config.payloadKeys),
       serve: options.serve,
       workflowBundlePath: config.workflowBundlePath,
       options: { shutdownGraceTime: '1s' },
     });
     workerRun = runWorkers(workers);
   }
-  const apis: ApiServer[] = [await startApiServer(config, quiet)];
+  const apis: ApiServer[] = [await startApiServer(config, logger)];
   const api = apis[0]!;
   const connection = await Connection.connect({ address: config.temporalAddress });
-  const temporal = new Client({ connection, namespace: config.temporalNamespace });
+  const temporal = new Client({ connection, namespace: config.temporalNamespace, dataConverter: dataConverter(config.payloadKeys) });
   const baseUrl = `http://127.0.0.1:${api.port}`;
   const wsUrl = `ws://127.0.0.1:${api.port}${WS_PATH}`;
 

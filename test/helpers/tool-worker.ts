@@ -9,6 +9,7 @@ import { NativeConnection } from '@temporalio/worker';
 import type { TaskQueues } from '../../contracts/definitions';
 import { loadConfig } from '../../lib/config';
 import { createLogger } from '../../lib/logger';
+import { dataConverter } from '../../lib/payload-codec';
 import { createActivityDeps } from '../../workers/deps';
 import { createWorkers, runWorkers } from '../../workers/worker';
 
@@ -24,6 +25,7 @@ async function main(): Promise<void> {
     namespace: config.temporalNamespace,
     taskQueues,
     deps: owned.deps,
+    dataConverter: dataConverter(config.payloadKeys),
     serve,
     workflowBundlePath: config.workflowBundlePath,
     // Tasks stuck on a killed worker's sticky queue move to the shared queue quickly.

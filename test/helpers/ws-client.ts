@@ -29,13 +29,19 @@ export class TestClient {
     for (const w of this.waiters.splice(0)) w();
   }
 
-  /** Opens a socket; rejects with the HTTP status when the upgrade is refused. */
+  /** Opens a socket; rejects with {@link UpgradeRefused} (status, body) when the upgrade is refused. */
   static connect(url: string, headers: Record<string, string> = {}): Promise<TestClient> {
     return new Promise((resolve, reject) => {
       const ws = new WebSocket(url, { headers });
       const client = new TestClient(ws);
       ws.once('open', () => resolve(client));
-      ws.once('unexpected-response', (_req, res) => reject(new UpgradeRefused(res.statusCode ?? 0)));
+      ws.once('unexpected-response', (_req, res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (body += chunk));
+        res.on('end', () => reject(new UpgradeRefused(res.statusCode ?? 0, body)));
+        res.on('error', () => reject(new UpgradeRefused(res.statusCode ?? 0, body)));
+      });
       ws.once('error', reject);
     });
   }
@@ -90,8 +96,12 @@ export class TestClient {
 }
 
 export class UpgradeRefused extends Error {
-  constructor(readonly status: number) {
-    super(`upgrade refused with ${status}`);
+  constructor(
+    readonly status: number,
+    /** The refusal's body (the contract's error JSON). */
+    readonly body = '',
+  ) {
+    super(`upgrade refused with ${status}: ${body}`);
   }
 }
 
