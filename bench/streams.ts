@@ -9,7 +9,9 @@
  * - `burst-2000`: 2,000 asked at once; every request must end, `done` or `overloaded`
  *   within a second, and the accepted ones keep their pace;
  * - `chat-20-<placement>`: the chat path's own cost, 20 clients sending short chats back
- *   to back (see {@link runChatArm}).
+ *   to back (see {@link runChatArm}); `chat-20-encrypted` the same with every Temporal
+ *   payload encrypted;
+ * - `ramp-1000-relay`: the API without a chat worker (a pure relay: its least memory).
  *
  * Per stream, at the client: first delta after sending, pace (tokens / time from first
  * delta to `done`), longest silence between frames. Per arm: CPU time of every product
@@ -20,7 +22,7 @@
  * placements, then burst-2000), e.g. `node --import tsx bench/streams.ts --arms=ramp-200-api`
  * against a running stack (Temporal, Postgres, Redis as `npm run bench` sets them up).
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
 import { signToken } from '../api/auth';
@@ -277,6 +279,9 @@ const ARMS: Record<string, () => Promise<ArmResult>> = {
   'chat-1-api': () => runChatArm(1, 15, { API_RUNS_LLM: 'true' }),
   'chat-1-worker': () => runChatArm(1, 15, { API_RUNS_LLM: 'false' }),
   'chat-20-api': () => runChatArm(20, 30, { API_RUNS_LLM: 'true' }),
+  // Every Temporal payload encrypted (AES-256-GCM, lib/payload-codec.ts): its cost per chat.
+  'chat-20-encrypted': () =>
+    runChatArm(20, 30, { TEMPORAL_PAYLOAD_KEYS: `bench:${randomBytes(32).toString('base64')}` }),
   'chat-20-worker': () => runChatArm(20, 30, { API_RUNS_LLM: 'false' }),
   'ramp-1000-api': () => runArm('ramp', 1000, { API_RUNS_LLM: 'true' }),
   'ramp-1000-worker': () => runArm('ramp', 1000, { API_RUNS_LLM: 'false' }),
@@ -290,7 +295,8 @@ const ARMS: Record<string, () => Promise<ArmResult>> = {
 };
 
 /** What `npm run bench -- streams` runs: both LLM placements side by side, then the burst. */
-const DEFAULT_ARMS = 'chat-20-worker,chat-20-api,ramp-1000-worker,ramp-1000-api,burst-2000';
+const DEFAULT_ARMS =
+  'chat-20-worker,chat-20-api,chat-20-encrypted,ramp-1000-worker,ramp-1000-api,ramp-1000-relay,burst-2000';
 
 async function main(): Promise<BenchResult> {
   const names = (loadArms() ?? DEFAULT_ARMS).split(',');
@@ -302,6 +308,11 @@ async function main(): Promise<BenchResult> {
     const { metrics: m } = await arm();
     console.error(`streams: ${name}: ${JSON.stringify(m)}`);
     for (const [k, v] of Object.entries(m)) metrics[`${name}.${k}`] = v;
+  }
+  const enc = metrics['chat-20-encrypted.cpu_ms_per_request'];
+  const plain = metrics['chat-20-worker.cpu_ms_per_request'];
+  if (typeof enc === 'number' && typeof plain === 'number') {
+    metrics['encryption.cpu_ms_per_request_added'] = round(enc - plain, 2);
   }
   return {
     name: 'streams',
@@ -319,6 +330,12 @@ async function main(): Promise<BenchResult> {
       { metric: 'burst-2000.other_end', op: '<=', target: 0 },
       { metric: 'burst-2000.overloaded_answer_p99_ms', op: '<=', target: 1000 },
       { metric: 'burst-2000.pace_p10_tok_s', op: '>=', target: 16 },
+      { metric: 'encryption.cpu_ms_per_request_added', op: '<=', target: 3 },
+    ],
+    notes: [
+      'Arms run one after the other, each on a fresh `npm start` (its own API, worker and embedded LLM processes; Temporal, Postgres and Redis shared); CPU is read from /proc per process.',
+      'cpu_us_per_token counts the API, the worker, Redis and Temporal (not the embedded LLM, reported apart, nor the clients); it includes each chat request\'s own cost spread over its 1,000 tokens.',
+      'encryption.cpu_ms_per_request_added is chat-20-encrypted minus chat-20-worker: two separate 30 s arms, so it carries their noise (several ms).',
     ],
   };
 }
