@@ -11,7 +11,7 @@
  *   lag that lasts counts: both of the last two seconds must be past the limit, so one
  *   long pause (a GC, a compile at startup) refuses nothing.
  * - backlog: chat starts waiting on Temporal, and how long recent chats waited from
- *   their `chat` frame to their LLM call starting (the median of the last ten seconds'
+ *   their `chat` frame to their LLM call starting (the median of the last three seconds'
  *   WebSocket chats). Either grows when Temporal, the workers or this process fall
  *   behind: new work then waits its turn at the client instead of in a queue here.
  *
@@ -25,13 +25,17 @@ import { AppError } from './errors';
 /** The lag probe's period, and the window its samples are averaged over. */
 const LAG_TICK_MS = 50;
 const LAG_WINDOW_MS = 1000;
-/** Queue delays older than this no longer count (so refusing does not feed itself). */
-const QUEUE_WINDOW_MS = 10_000;
 /**
- * Fewer recent delays than this say nothing: the signal is for a busy process (two new
- * chats a second and more), not a few chats that waited out a brief Postgres outage.
+ * Queue delays older than this no longer count. Short, because refusing feeds the
+ * signal nothing new: a window of slow chats (a cold start, a passing stall) refuses
+ * for at most this long after the system has caught up.
  */
-export const QUEUE_MIN_SAMPLES = 20;
+const QUEUE_WINDOW_MS = 3_000;
+/**
+ * Fewer recent delays than this say nothing: the signal is for a busy process (more
+ * than three new chats a second), not a few chats that waited out a Postgres outage.
+ */
+export const QUEUE_MIN_SAMPLES = 10;
 /** What a refused client is told to wait, in seconds. */
 const RETRY_AFTER_S = 2;
 
