@@ -31,7 +31,7 @@ const KNOWN: readonly string[] = [...ALL_BENCHMARKS, ...OPTIONAL_BENCHMARKS];
 const ROOT = path.resolve(__dirname, '..');
 const RESULTS = path.join(ROOT, 'bench', 'results.json');
 const REPORT = path.join(ROOT, 'BENCHMARKS.md');
-/** A benchmark still running after this long is killed and reported as failed (streams runs five arms on fresh stacks). */
+/** A benchmark still running after this long is killed and reported as failed (streams runs seven arms, each on a fresh stack). */
 const TIMEOUT_MS = 30 * 60_000;
 
 /** The benchmark's result from its stdout: the last line that is a BenchResult. */
