@@ -20,6 +20,9 @@ export type ChatCompletionChunk = OpenAI.Chat.Completions.ChatCompletionChunk;
 /** Connections to LLM endpoints are kept alive and shared by every stream of the process. */
 const agents = { 'http:': new http.Agent({ keepAlive: true }), 'https:': new https.Agent({ keepAlive: true }) };
 
+/** How long a response may stay open after its `[DONE]` before its connection is dropped. */
+const AFTER_DONE_MS = 1000;
+
 /** The longest error body read from a failed request. */
 const MAX_ERROR_BODY = 64 * 1024;
 
@@ -38,8 +41,13 @@ export async function* streamChatCompletion(
   if ((res.statusCode ?? 0) < 200 || (res.statusCode ?? 0) >= 300) throw await httpError(res);
   res.setEncoding('utf8');
   let buffered = '';
+  let finished = false;
+  let afterDone: NodeJS.Timeout | undefined;
   try {
+    // Read to the response's end even after `[DONE]`: leaving a `for await` early destroys
+    // the stream, and with it a connection the agent could reuse.
     for await (const piece of res as AsyncIterable<string>) {
+      if (finished) continue;
       buffered += piece;
       let end: number;
       while ((end = buffered.indexOf('\n\n')) >= 0) {
@@ -47,18 +55,27 @@ export async function* streamChatCompletion(
         buffered = buffered.slice(end + 2);
         const data = dataOf(event);
         if (data === undefined) continue;
-        if (data === '[DONE]') return;
+        if (data === '[DONE]') {
+          finished = true;
+          // A server that keeps the response open after `[DONE]` loses the connection.
+          afterDone = setTimeout(() => res.destroy(), AFTER_DONE_MS);
+          break;
+        }
         const chunk = JSON.parse(data) as ChatCompletionChunk & { error?: object };
         if (chunk.error) throw new APIError(undefined, chunk.error, 'the LLM sent an error event', undefined);
         yield chunk;
       }
     }
   } catch (err) {
+    if (finished) return; // the reply was whole; only its connection's end went wrong
     if (err instanceof APIError || signal.aborted) throw err;
     throw new APIConnectionError({ message: 'the LLM stream broke off', cause: err as Error });
   } finally {
-    res.destroy();
+    clearTimeout(afterDone);
+    // Failed, aborted or cut: drop the connection.
+    if (!finished) res.destroy();
   }
+  if (finished) return;
   // The connection ended without `[DONE]`: a cut stream, as the client would report it.
   throw new APIConnectionError({ message: 'the LLM stream ended early' });
 }

