@@ -276,8 +276,6 @@ async function runChatArm(clients: number, seconds: number, env: NodeJS.ProcessE
 }
 
 const ARMS: Record<string, () => Promise<ArmResult>> = {
-  'chat-1-api': () => runChatArm(1, 15, { API_RUNS_LLM: 'true' }),
-  'chat-1-worker': () => runChatArm(1, 15, { API_RUNS_LLM: 'false' }),
   'chat-20-api': () => runChatArm(20, 30, { API_RUNS_LLM: 'true' }),
   // Every Temporal payload encrypted (AES-256-GCM, lib/payload-codec.ts): its cost per chat.
   'chat-20-encrypted': () =>
