@@ -285,8 +285,9 @@ const ARMS: Record<string, () => Promise<ArmResult>> = {
   'ramp-1000-worker': () => runArm('ramp', 1000, { API_RUNS_LLM: 'false' }),
   // The API as a pure relay: no chat worker in it (no eager start), the least memory.
   'ramp-1000-relay': () => runArm('ramp', 1000, { API_CHAT_WORKER: 'false' }),
-  'ramp-1000-worker-hb60': () =>
-    runArm('ramp', 1000, { API_RUNS_LLM: 'false', LLM_HEARTBEAT_TIMEOUT_MS: '60000' }),
+  // The heartbeat timeout's sizing (README): 20 s against the default 60 s.
+  'ramp-1000-worker-hb20': () =>
+    runArm('ramp', 1000, { API_RUNS_LLM: 'false', LLM_HEARTBEAT_TIMEOUT_MS: '20000' }),
   'ramp-200-api': () => runArm('ramp', 200, { API_RUNS_LLM: 'true' }),
   'ramp-200-worker': () => runArm('ramp', 200, { API_RUNS_LLM: 'false' }),
   'burst-2000': () => runArm('burst', 2000, {}),
