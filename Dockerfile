@@ -6,7 +6,7 @@
 #            prebuilt workflow bundle (WORKFLOW_BUNDLE_PATH) instead of bundling at boot.
 # The default command runs the API; docker-compose.yml overrides it:
 #   worker:  node dist/workers/main.js
-#   llm:     node dist/llm/main.js
+#   llm:     node dist/local-llm/main.js
 #   migrate: node dist/scripts/migrate.js
 #   ops:     docker compose exec api node dist/scripts/ops.js billing:failed
 # Debian-based (glibc), not Alpine: @temporalio/worker ships a prebuilt glibc core bridge.

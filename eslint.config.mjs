@@ -92,7 +92,7 @@ export default tseslint.config(
             (name) => ({ name, message: 'Workflows are deterministic: no Node built-ins or I/O.' }),
           ),
           patterns: [
-            { group: ['../activities/*', '../api/*', '../lib/*', '../llm/*'], allowTypeImports: true, message: 'Workflows import activities and other I/O code with `import type` only.' },
+            { group: ['../activities/*', '../api/*', '../lib/*', '../store/*', '../users/*', '../usage/*', '../prompt/*', '../local-llm/*'], allowTypeImports: true, message: 'Workflows import activities and other I/O code with `import type` only.' },
           ],
         },
       ],
@@ -110,14 +110,14 @@ export default tseslint.config(
             (name) => ({ name, message: 'The client runs in browsers: no Node built-ins or server packages.' }),
           ),
           patterns: [
-            { group: ['../api/*', '../lib/*', '../llm/*', '../activities/*', '../workers/*', '../workflows/*'], message: 'The client depends on the contract (contracts/) only.' },
+            { group: ['../api/*', '../lib/*', '../store/*', '../users/*', '../usage/*', '../prompt/*', '../local-llm/*', '../activities/*', '../workers/*', '../workflows/*'], message: 'The client depends on the contract (contracts/) only.' },
           ],
         },
       ],
     },
   },
   {
-    files: ['test/**/*.ts', 'bench/**/*.ts', 'scripts/**/*.ts'],
+    files: ['test/**/*.ts', 'testkit/**/*.ts', 'bench/**/*.ts', 'scripts/**/*.ts'],
     rules: {
       '@typescript-eslint/no-non-null-assertion': 'off',
       // Tests read JSON answers of the public contract: `any` there is the point.

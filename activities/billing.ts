@@ -5,10 +5,10 @@
  * workflow, without ever adding a second row.
  */
 import { Context } from '@temporalio/activity';
-import type { BillingResult, UsageRecord } from '../contracts/definitions';
+import type { BillingResult, UsageRecord } from '../contracts/billing';
 import { FAILURE_TYPES, failure } from '../contracts/errors';
 import { billingFailuresTotal } from '../lib/metrics';
-import { insertUsage } from '../lib/usage-ledger';
+import { insertUsage } from '../usage/ledger';
 import type { ActivityDeps } from './deps';
 
 /** SQLSTATE classes no retry can fix: data exceptions (22) and integrity violations (23). */

@@ -2,25 +2,19 @@
  * The short steps of a chat request, run as local activities (they are fast and close
  * to the workflow, so they cost no extra round trip through the Temporal server).
  */
-import type {
-  ChatMethod,
-  ChatSettings,
-  LlmToolCall,
-  Plan,
-  PromptMessage,
-  TokenUsage,
-  UsageRecord,
-} from '../contracts/definitions';
+import type { ChatMethod, ChatSettings } from '../contracts/chat';
+import type { LlmToolCall, Plan, PromptMessage, TokenUsage } from '../contracts/common';
+import type { UsageRecord } from '../contracts/billing';
 import { FAILURE_TYPES, failure } from '../contracts/errors';
 import type { RequestEvent } from '../contracts/protocol';
-import { lostTextRecovery } from '../lib/event-log';
-import type { Queryable } from '../lib/db';
+import { lostTextRecovery } from '../store/event-log';
+import type { Queryable } from '../store/db';
 import { InvariantError } from '../lib/invariant';
-import { historyWindow, insertMessage } from '../lib/messages';
-import { systemPrompt } from '../lib/prompt';
-import { countMessageTokens, modelInfo, REPLY_PRIMING_TOKENS } from '../lib/tokens';
-import { ownsSession } from '../lib/sessions';
-import { insertUsage } from '../lib/usage-ledger';
+import { historyWindow, insertMessage } from '../store/messages';
+import { systemPrompt } from '../prompt/system-prompt';
+import { countMessageTokens, modelInfo, REPLY_PRIMING_TOKENS } from '../prompt/tokens';
+import { ownsSession } from '../store/sessions';
+import { insertUsage } from '../usage/ledger';
 import type { ActivityDeps } from './deps';
 import { sessionPrompt } from './session-prompt';
 
@@ -92,7 +86,7 @@ export function createChatActivities(deps: ActivityDeps) {
    * stored or billed.
    *
    * A message whose session is deleted later in the request (the insert meets the
-   * foreign key) ends the request `cancelled` (lib/messages.ts, activities/failures.ts).
+   * foreign key) ends the request `cancelled` (store/messages.ts, activities/failures.ts).
    */
   async function prepareChat(input: PrepareChatInput): Promise<PrepareChatOutput> {
     // The one ownership check of a WebSocket chat (docs/API.md "The session is checked
@@ -100,8 +94,14 @@ export function createChatActivities(deps: ActivityDeps) {
     // ride out a short outage. Before any event: a foreign session shows nothing.
     if (!(await ownsSession(db, input.userId, input.sessionId))) {
       // A client's mistake, not a fault: one line here, no stack trace from the worker.
-      deps.logger.info('chat into a missing session', { sessionId: input.sessionId, requestId: input.requestId });
-      throw failure(FAILURE_TYPES.NotFound, 'session not found', { nonRetryable: true, benign: true });
+      deps.logger.info('chat into a missing session', {
+        sessionId: input.sessionId,
+        requestId: input.requestId,
+      });
+      throw failure(FAILURE_TYPES.NotFound, 'session not found', {
+        nonRetryable: true,
+        benign: true,
+      });
     }
     // Once per request: a retried attempt must not repeat what the client has seen.
     await events.append(
@@ -134,11 +134,18 @@ export function createChatActivities(deps: ActivityDeps) {
       tokens,
       model: input.model,
     });
-    const history = await historyWindow(db, input.sessionId, userMessageId, settings.maxHistoryMessages);
+    const history = await historyWindow(
+      db,
+      input.sessionId,
+      userMessageId,
+      settings.maxHistoryMessages,
+    );
     const newest = history.at(-1);
     if (newest === undefined || newest.id !== userMessageId || newest.role !== 'user') {
       // The stored message is not this request's (it would prune someone else's turn).
-      throw new InvariantError(`message ${userMessageId} is not the newest user message of the session`);
+      throw new InvariantError(
+        `message ${userMessageId} is not the newest user message of the session`,
+      );
     }
     return sessionPrompt(deps, {
       sessionId: input.sessionId,

@@ -10,7 +10,7 @@
  * `maxMs`. The first token of a reply never waits.
  */
 import { DEFAULT_DELTA_FLUSH, type DeltaFlushSettings } from '../lib/config';
-import type { Appended } from '../lib/event-log';
+import type { Appended } from '../store/event-log';
 
 /** How many DeltaWriters of this process are open (the streams it writes). */
 let openWriters = 0;

@@ -3,14 +3,14 @@ import type OpenAI from 'openai';
 import type { Redis } from 'ioredis';
 import type { Pool } from 'pg';
 import type { CircuitBreaker } from '../lib/circuit-breaker';
-import type { EventLog } from '../lib/event-log';
-import type { SummaryStore } from '../lib/summaries';
+import type { EventLog } from '../store/event-log';
+import type { SummaryStore } from '../store/summaries';
 import type { Logger } from '../lib/logger';
-import type { UsageCounters } from '../lib/usage-counters';
-import type { PlanLimits } from '../lib/usage-ledger';
-import type { UserService } from '../lib/user-service';
+import type { UsageCounters } from '../usage/counters';
+import type { PlanLimits } from '../usage/ledger';
+import type { UserService } from '../users/user-service';
 import type { DeltaFlushSettings } from '../lib/config';
-import type { ModelInfo } from '../lib/tokens';
+import type { ModelInfo } from '../prompt/tokens';
 
 export interface ActivityDeps {
   db: Pool;

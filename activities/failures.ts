@@ -8,8 +8,8 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { FAILURE_TYPES, failure, type FailureType } from '../contracts/errors';
 import { InvariantError } from '../lib/invariant';
-import { ContextTooLargeError } from '../lib/pruner';
-import { SessionGoneError } from '../lib/sessions';
+import { ContextTooLargeError } from '../prompt/pruner';
+import { SessionGoneError } from '../store/sessions';
 
 /** True for an error Postgres answered with a SQLSTATE (pg's DatabaseError). */
 function sqlState(err: unknown): string | undefined {
@@ -37,11 +37,15 @@ export function permanentFailure(err: unknown): ApplicationFailure | undefined {
   if (err instanceof ApplicationFailure) return undefined;
   const state = sqlState(err);
   const detail = err instanceof Error ? err.message : String(err);
-  if (state?.startsWith('22')) return permanent(FAILURE_TYPES.BadRequest, `the data cannot be stored: ${detail}`, err);
-  if (state?.startsWith('23')) return permanent(FAILURE_TYPES.Internal, `a database constraint failed: ${detail}`, err);
+  if (state?.startsWith('22'))
+    return permanent(FAILURE_TYPES.BadRequest, `the data cannot be stored: ${detail}`, err);
+  if (state?.startsWith('23'))
+    return permanent(FAILURE_TYPES.Internal, `a database constraint failed: ${detail}`, err);
   if (err instanceof InvariantError) return permanent(FAILURE_TYPES.Internal, detail, err);
-  if (err instanceof ContextTooLargeError) return permanent(FAILURE_TYPES.ContextTooLarge, detail, err);
-  if (err instanceof SessionGoneError) return permanent(FAILURE_TYPES.Cancelled, 'the session was deleted', err);
+  if (err instanceof ContextTooLargeError)
+    return permanent(FAILURE_TYPES.ContextTooLarge, detail, err);
+  if (err instanceof SessionGoneError)
+    return permanent(FAILURE_TYPES.Cancelled, 'the session was deleted', err);
   return undefined;
 }
 

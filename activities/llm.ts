@@ -11,10 +11,11 @@ import { Context } from '@temporalio/activity';
 import { CancelledFailure, type ApplicationFailure } from '@temporalio/common';
 import type OpenAI from 'openai';
 import { APIConnectionError, APIError } from 'openai';
-import type { LlmToolCall, PromptMessage, SamplingParams, TokenUsage } from '../contracts/definitions';
+import type { LlmToolCall, PromptMessage, TokenUsage } from '../contracts/common';
+import type { SamplingParams } from '../contracts/chat';
 import { FAILURE_TYPES, failure } from '../contracts/errors';
-import { lostTextRecovery } from '../lib/event-log';
-import { countPromptTokens, countTextTokens, modelInfo } from '../lib/tokens';
+import { lostTextRecovery } from '../store/event-log';
+import { countPromptTokens, countTextTokens, modelInfo } from '../prompt/tokens';
 import { toolDefinitions } from '../tools/registry';
 import type { RequestEvent } from '../contracts/protocol';
 import { DeltaWriter } from './delta-writer';
@@ -75,7 +76,9 @@ export interface CallLlmOutput {
 
 /** HTTP statuses from the LLM that a retry can fix. */
 function isRetryableStatus(status: number | undefined): boolean {
-  return status === undefined || status === 408 || status === 409 || status === 429 || status >= 500;
+  return (
+    status === undefined || status === 408 || status === 409 || status === 429 || status >= 500
+  );
 }
 
 /** Creates the LLM activity over its dependencies. */
@@ -108,7 +111,12 @@ export function createLlmActivities(deps: ActivityDeps) {
     let providerUsage: { prompt_tokens: number; completion_tokens: number } | undefined;
     const deltas = new DeltaWriter({
       write: (piece) =>
-        deps.events.write(input.userId, input.requestId, { type: 'delta', content: piece }, { fence }),
+        deps.events.write(
+          input.userId,
+          input.requestId,
+          { type: 'delta', content: piece },
+          { fence },
+        ),
       // Start the client's text over with everything so far.
       onLost: async (text) => {
         for (const event of lostTextRecovery(text)) await emit(event);
@@ -127,7 +135,12 @@ export function createLlmActivities(deps: ActivityDeps) {
         ...(input.tools?.length ? { tools: toolDefinitions(input.tools) } : {}),
         ...clientParams(input),
       };
-      const stream = streamChatCompletion(deps.llm.baseURL, deps.llm.apiKey ?? '', params, abort.signal);
+      const stream = streamChatCompletion(
+        deps.llm.baseURL,
+        deps.llm.apiKey ?? '',
+        params,
+        abort.signal,
+      );
       for await (const chunk of stream) {
         touch();
         if (chunk.usage) providerUsage = chunk.usage;
@@ -191,7 +204,12 @@ function estimateUsage(
   const completionTokens =
     countTextTokens(content, encoding) +
     (toolCalls.length ? countTextTokens(JSON.stringify(toolCalls), encoding) : 0);
-  return { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens, estimated: true };
+  return {
+    promptTokens,
+    completionTokens,
+    totalTokens: promptTokens + completionTokens,
+    estimated: true,
+  };
 }
 
 /** Maps an LLM client error to a Temporal failure: retryable or not, by its kind. */

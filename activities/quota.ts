@@ -1,13 +1,13 @@
 /**
  * Quota steps of a chat request: reserve before the LLM call, settle after it on every
- * path (success, failure, cancel). Both are short Redis scripts (lib/usage-counters.ts)
+ * path (success, failure, cancel). Both are short Redis scripts (usage/counters.ts)
  * run as local activities; `reserve` may first rebuild lost counters from the ledger.
  */
-import type { Plan, TokenUsage } from '../contracts/definitions';
+import type { Plan, TokenUsage } from '../contracts/common';
 import { ERRORS, FAILURE_TYPES, failure } from '../contracts/errors';
 import { quotaRefusalsTotal, tokensConsumedTotal } from '../lib/metrics';
-import type { QuotaLimits, ReserveVerdict } from '../lib/usage-counters';
-import { ledgerBase, limitsFor, startOfUtcDay, startOfUtcMonth } from '../lib/usage-ledger';
+import type { QuotaLimits, ReserveVerdict } from '../usage/counters';
+import { ledgerBase, limitsFor, startOfUtcDay, startOfUtcMonth } from '../usage/ledger';
 import type { ActivityDeps } from './deps';
 
 export interface ReserveQuotaInput {
@@ -97,11 +97,15 @@ export function createQuotaActivities(deps: ActivityDeps) {
     );
     if (!verdict.ok) {
       quotaRefusalsTotal.inc({ reason: verdict.scope });
-      throw failure(FAILURE_TYPES.QuotaExceeded, refusalMessage(verdict, limits, input.amount, now), {
-        nonRetryable: true,
-        details: [{ scope: verdict.scope }],
-        benign: true,
-      });
+      throw failure(
+        FAILURE_TYPES.QuotaExceeded,
+        refusalMessage(verdict, limits, input.amount, now),
+        {
+          nonRetryable: true,
+          details: [{ scope: verdict.scope }],
+          benign: true,
+        },
+      );
     }
     return { amount: input.amount, dailyLimit: limits.daily, monthlyLimit: limits.monthly };
   }

@@ -4,10 +4,10 @@
  * summary and the newest stored messages that fit the budget, and whether a summary is
  * now due. Each caller stores its own messages first and passes the window ending at them.
  */
-import type { ChatSettings } from '../contracts/definitions';
+import type { ChatSettings } from '../contracts/chat';
 import { FAILURE_TYPES, failure } from '../contracts/errors';
-import { ContextTooLargeError, prune, type HistoryMessage } from '../lib/pruner';
-import { isSummaryDue } from '../lib/summary-due';
+import { ContextTooLargeError, prune, type HistoryMessage } from '../prompt/pruner';
+import { isSummaryDue } from '../prompt/summary-due';
 import type { PrepareChatOutput } from './chat';
 import type { ActivityDeps } from './deps';
 
@@ -27,7 +27,10 @@ export interface SessionPromptInput {
 export const contextTooLarge = (message: string) =>
   failure(FAILURE_TYPES.ContextTooLarge, message, { nonRetryable: true, benign: true });
 
-export async function sessionPrompt(deps: ActivityDeps, input: SessionPromptInput): Promise<PrepareChatOutput> {
+export async function sessionPrompt(
+  deps: ActivityDeps,
+  input: SessionPromptInput,
+): Promise<PrepareChatOutput> {
   const { settings } = input;
   const summary = await deps.summaries.get(input.sessionId);
   let pruned;
@@ -35,7 +38,11 @@ export async function sessionPrompt(deps: ActivityDeps, input: SessionPromptInpu
     pruned = prune({
       systemPrompt: input.system,
       systemTokens: input.systemTokens,
-      summary: summary && { text: summary.text, watermark: summary.watermark, tokens: summary.tokens },
+      summary: summary && {
+        text: summary.text,
+        watermark: summary.watermark,
+        tokens: summary.tokens,
+      },
       history: input.history,
       maxMessages: settings.maxHistoryMessages,
       budget: input.budget,

@@ -7,12 +7,12 @@
  * bounded batches, through the summary LLM. Failures feed a circuit breaker shared by
  * all workers; while it is open, runs are skipped and chat goes on with the window.
  */
-import type { SummarizeWorkflowInput, SummarizeWorkflowResult } from '../contracts/definitions';
+import type { SummarizeWorkflowInput, SummarizeWorkflowResult } from '../contracts/summarize';
 import { FAILURE_TYPES, failure } from '../contracts/errors';
-import { countMessagesBetween, messagesBetween, nthNewestMessageId } from '../lib/messages';
+import { countMessagesBetween, messagesBetween, nthNewestMessageId } from '../store/messages';
 import { summarizationFailuresTotal } from '../lib/metrics';
-import { summaryMessage } from '../lib/pruner';
-import { countMessageTokens, modelInfo } from '../lib/tokens';
+import { summaryMessage } from '../prompt/pruner';
+import { countMessageTokens, modelInfo } from '../prompt/tokens';
 import type { ActivityDeps } from './deps';
 
 /** Messages folded per LLM call, so one call's input stays bounded. */
@@ -49,7 +49,8 @@ export function createSummaryActivities(deps: ActivityDeps) {
     const current = await deps.summaries.load(input.sessionId);
     // The window of the prompt that asked for this run (else the `keepRecent` newest
     // messages). Everything older and newer than the watermark is what this run folds in.
-    const windowStartId = input.foldBefore ?? (await nthNewestMessageId(db, input.sessionId, input.keepRecent));
+    const windowStartId =
+      input.foldBefore ?? (await nthNewestMessageId(db, input.sessionId, input.keepRecent));
     if (!windowStartId) return { status: 'skipped', reason: 'nothing_new' };
     if (input.minNewMessages && input.minNewMessages > 1) {
       const uncovered = await countMessagesBetween(
@@ -68,7 +69,13 @@ export function createSummaryActivities(deps: ActivityDeps) {
     let folded = 0;
     const cost = { promptTokens: 0, completionTokens: 0 };
     for (;;) {
-      const rows = await messagesBetween(db, input.sessionId, watermark, windowStartId, SUMMARY_BATCH_MESSAGES);
+      const rows = await messagesBetween(
+        db,
+        input.sessionId,
+        watermark,
+        windowStartId,
+        SUMMARY_BATCH_MESSAGES,
+      );
       const last = rows.at(-1);
       if (!last) break;
       let reply;
@@ -98,7 +105,11 @@ export function createSummaryActivities(deps: ActivityDeps) {
     }
     if (folded === 0 || text === undefined) return { status: 'skipped', reason: 'nothing_new' };
     const tokens = countMessageTokens(summaryMessage(text), encoding);
-    await deps.summaries.save(input.sessionId, { text, watermark, tokens, model: input.model }, cost);
+    await deps.summaries.save(
+      input.sessionId,
+      { text, watermark, tokens, model: input.model },
+      cost,
+    );
     return { status: 'summarized', watermark, foldedMessages: folded };
   }
 

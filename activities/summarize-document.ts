@@ -11,9 +11,10 @@
  */
 import { Context } from '@temporalio/activity';
 import { CancelledFailure } from '@temporalio/common';
-import { addUsage, NO_USAGE, type TokenUsage, type ToolHeartbeat } from '../contracts/definitions';
+import { addUsage, NO_USAGE, type TokenUsage } from '../contracts/common';
+import type { ToolHeartbeat } from '../contracts/tool';
 import { FAILURE_TYPES, failure } from '../contracts/errors';
-import { countPromptTokens, countTextTokens, modelInfo } from '../lib/tokens';
+import { countPromptTokens, countTextTokens, modelInfo } from '../prompt/tokens';
 import { chunkText } from '../tools/chunking';
 import { DEFAULT_CHUNK_TOKENS, summarizeDocumentArgs } from '../tools/registry';
 import type { ActivityDeps } from './deps';
@@ -84,24 +85,40 @@ export function createSummarizeDocumentActivities(deps: ActivityDeps) {
     const text = (res.choices[0]?.message?.content ?? '').trim();
     if (res.usage) {
       const { prompt_tokens: p, completion_tokens: c } = res.usage;
-      return { text, usage: { promptTokens: p, completionTokens: c, totalTokens: p + c, estimated: false } };
+      return {
+        text,
+        usage: { promptTokens: p, completionTokens: c, totalTokens: p + c, estimated: false },
+      };
     }
     const { encoding } = modelInfo(model, deps.models);
     const p = countPromptTokens(messages, encoding);
     const c = countTextTokens(text, encoding);
-    return { text, usage: { promptTokens: p, completionTokens: c, totalTokens: p + c, estimated: true } };
+    return {
+      text,
+      usage: { promptTokens: p, completionTokens: c, totalTokens: p + c, estimated: true },
+    };
   }
 
-  async function summarizeDocument(input: SummarizeDocumentInput): Promise<SummarizeDocumentOutput> {
+  async function summarizeDocument(
+    input: SummarizeDocumentInput,
+  ): Promise<SummarizeDocumentOutput> {
     const ctx = Context.current();
     const parsed = summarizeDocumentArgs.safeParse(input.args);
     if (!parsed.success) {
-      throw failure(FAILURE_TYPES.InvalidToolArguments, 'invalid arguments for summarize_document', {
-        nonRetryable: true,
-      });
+      throw failure(
+        FAILURE_TYPES.InvalidToolArguments,
+        'invalid arguments for summarize_document',
+        {
+          nonRetryable: true,
+        },
+      );
     }
     const { encoding } = modelInfo(input.model, deps.models);
-    const chunks = chunkText(parsed.data.text, parsed.data.chunkTokens ?? DEFAULT_CHUNK_TOKENS, encoding);
+    const chunks = chunkText(
+      parsed.data.text,
+      parsed.data.chunkTokens ?? DEFAULT_CHUNK_TOKENS,
+      encoding,
+    );
     const n = chunks.length;
     const steps = n > 1 ? n + 1 : n;
     const resumed = resumable(ctx.info.heartbeatDetails, n);
@@ -129,7 +146,11 @@ export function createSummarizeDocumentActivities(deps: ActivityDeps) {
       for (let i = cp.summaries.length; i < n; i++) {
         if (signal.aborted) throw new CancelledFailure('cancelled');
         message = `summarising chunk ${i + 1} of ${n}`;
-        const out = await complete(input.model, `Summarize part ${i + 1} of ${n} of a document:\n${chunks[i]}`, signal);
+        const out = await complete(
+          input.model,
+          `Summarize part ${i + 1} of ${n} of a document:\n${chunks[i]}`,
+          signal,
+        );
         cp.summaries.push(out.text);
         cp.usage = addUsage(cp.usage, out.usage);
         step = cp.summaries.length;
@@ -158,7 +179,9 @@ export function createSummarizeDocumentActivities(deps: ActivityDeps) {
         await reporter.report(true);
         // The details tell the workflow how far the tool got (the task's last progress).
         const { progress } = snapshot();
-        throw new CancelledFailure('cancelled', [{ progress, message: `cancelled at ${progress}%` }]);
+        throw new CancelledFailure('cancelled', [
+          { progress, message: `cancelled at ${progress}%` },
+        ]);
       }
       throw err;
     } finally {

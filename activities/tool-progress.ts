@@ -7,7 +7,7 @@
  * every few seconds even while one step (one slow LLM call) takes much longer.
  */
 import type { Context } from '@temporalio/activity';
-import type { ToolHeartbeat } from '../contracts/definitions';
+import type { ToolHeartbeat } from '../contracts/tool';
 import { trackRunningTool } from '../lib/metrics';
 import type { ActivityDeps } from './deps';
 

@@ -5,21 +5,16 @@
  * and count tool executions. Long-running tools run in `toolWorkflow` (see
  * activities/summarize-document.ts).
  */
-import {
-  toolMessageContent,
-  type LlmToolCall,
-  type PromptMessage,
-  type ToolName,
-  type ToolOutcome,
-} from '../contracts/definitions';
+import { toolMessageContent, type ToolName, type ToolOutcome } from '../contracts/tool';
+import type { LlmToolCall, PromptMessage } from '../contracts/common';
 import type { RequestEvent } from '../contracts/protocol';
-import { insertMessage, type MessageRole } from '../lib/messages';
+import { insertMessage, type MessageRole } from '../store/messages';
 import { toolDuration, toolExecutionsTotal } from '../lib/metrics';
-import { countMessageTokens, modelInfo } from '../lib/tokens';
+import { countMessageTokens, modelInfo } from '../prompt/tokens';
 import { isToolName, runFastTool, validateToolCall } from '../tools/registry';
 import type { ActivityDeps } from './deps';
 
-export type { ToolOutcome } from '../contracts/definitions';
+export type { ToolOutcome } from '../contracts/tool';
 
 /** How a tool execution ended, as `tool_executions_total{status}` counts it. */
 export type ToolExecutionStatus = 'ok' | 'error' | 'invalid' | 'cancelled';
@@ -83,7 +78,7 @@ export function createToolActivities(deps: ActivityDeps) {
 
   /**
    * Stores one message once (the key makes retries no-ops). A session deleted meanwhile
-   * ends the request `cancelled`, not retried (lib/messages.ts, activities/failures.ts).
+   * ends the request `cancelled`, not retried (store/messages.ts, activities/failures.ts).
    */
   async function storeMessage(
     c: { sessionId: string; requestId: string; model: string },
@@ -169,7 +164,10 @@ export function createToolActivities(deps: ActivityDeps) {
 
   /** Stores the assistant message that asked for tools (before any tool message). */
   async function saveToolCalls(input: SaveToolCallsInput): Promise<void> {
-    await storeMessage(input, `${input.requestId}:assistant:${input.round}`, { ...input.message, role: 'assistant' });
+    await storeMessage(input, `${input.requestId}:assistant:${input.round}`, {
+      ...input.message,
+      role: 'assistant',
+    });
   }
 
   /** Counts one finished long-running tool execution (called once by its workflow). */

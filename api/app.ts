@@ -3,8 +3,8 @@ import { randomUUID } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { ERRORS } from '../contracts/errors';
 import { jsonTooDeep, TOO_DEEP_MESSAGE } from '../lib/json-depth';
-import { listMessages } from '../lib/messages';
-import { ownsSession } from '../lib/sessions';
+import { listMessages } from '../store/messages';
+import { ownsSession } from '../store/sessions';
 import type { AuthUser } from './auth';
 import { authenticate, tokenOf } from './auth';
 import type { ApiDeps } from './deps';
@@ -34,7 +34,10 @@ function userOf(req: Request): AuthUser {
 }
 
 /** Builds the Express app; the caller attaches it to an HTTP server. */
-export function createApp(deps: ApiDeps, metricsText: () => Promise<{ contentType: string; body: string }>) {
+export function createApp(
+  deps: ApiDeps,
+  metricsText: () => Promise<{ contentType: string; body: string }>,
+) {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -67,7 +70,10 @@ export function createApp(deps: ApiDeps, metricsText: () => Promise<{ contentTyp
   v1.post('/sessions', async (req, res) => {
     const user = userOf(req);
     const sessionId = randomUUID();
-    await deps.db.query('INSERT INTO chat_sessions (id, user_id) VALUES ($1, $2)', [sessionId, user.userId]);
+    await deps.db.query('INSERT INTO chat_sessions (id, user_id) VALUES ($1, $2)', [
+      sessionId,
+      user.userId,
+    ]);
     res.status(201).json({ sessionId });
   });
 
@@ -140,7 +146,10 @@ function parseLimit(raw: unknown): number {
   if (raw === undefined) return DEFAULT_MESSAGES_LIMIT;
   const n = Number(raw);
   if (typeof raw !== 'string' || !Number.isInteger(n) || n < 1 || n > MAX_MESSAGES_LIMIT) {
-    throw new AppError(ERRORS.BadRequest, `limit must be a whole number from 1 to ${MAX_MESSAGES_LIMIT}`);
+    throw new AppError(
+      ERRORS.BadRequest,
+      `limit must be a whole number from 1 to ${MAX_MESSAGES_LIMIT}`,
+    );
   }
   return n;
 }

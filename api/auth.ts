@@ -1,12 +1,12 @@
 /**
  * Bearer-token authentication: HS256 JWTs (docs/API.md "Authentication") and API keys
- * (docs/API.md "API keys", lib/api-keys.ts), accepted alike wherever a token is.
+ * (docs/API.md "API keys", users/api-keys.ts), accepted alike wherever a token is.
  */
 import type { IncomingMessage } from 'node:http';
 import jwt from 'jsonwebtoken';
 import { z } from 'zod';
-import type { Plan } from '../contracts/definitions';
-import { looksLikeApiKey, type ApiKeyStore } from '../lib/api-keys';
+import type { Plan } from '../contracts/common';
+import { looksLikeApiKey, type ApiKeyStore } from '../users/api-keys';
 import { storable, uuid } from './frames';
 
 /** Longest `name` claim accepted (it becomes the user's stored username). */

@@ -8,11 +8,11 @@ import {
   type ChatSettings,
   type ChatWorkflowInput,
   type CompletionRequest,
-} from '../contracts/definitions';
+} from '../contracts/chat';
 import { ERRORS } from '../contracts/errors';
 import { quotaRefusalsTotal } from '../lib/metrics';
 import type { Config } from '../lib/config';
-import { ownsSession, trackSessionRequest } from '../lib/sessions';
+import { ownsSession, trackSessionRequest } from '../store/sessions';
 import type { chatWorkflow } from '../workflows/chat';
 import type { AuthUser } from './auth';
 import type { ApiDeps } from './deps';
@@ -48,7 +48,7 @@ const CHAT_EXECUTION_TIMEOUT = '1h';
  * - an OpenAI completion with a session here, before its workflow starts: the client
  *   gets a plain HTTP 404, and `prepareCompletion` does not check again.
  * Either way a session deleted after the check ends the request `cancelled` (the delete
- * cancels it; a message stored into it meets the foreign key: lib/messages.ts).
+ * cancels it; a message stored into it meets the foreign key: store/messages.ts).
  */
 export function startChat(
   deps: ApiDeps,

@@ -2,12 +2,12 @@
 import type { Client } from '@temporalio/client';
 import type { Redis } from 'ioredis';
 import type { Pool } from 'pg';
-import type { ChatWorkflowInput } from '../contracts/definitions';
-import type { ApiKeyStore } from '../lib/api-keys';
+import type { ChatWorkflowInput } from '../contracts/chat';
+import type { ApiKeyStore } from '../users/api-keys';
 import type { Config } from '../lib/config';
-import type { EventLog } from '../lib/event-log';
+import type { EventLog } from '../store/event-log';
 import type { Logger } from '../lib/logger';
-import type { UserService } from '../lib/user-service';
+import type { UserService } from '../users/user-service';
 import type { AuthUser } from './auth';
 import type { Admission } from './admission';
 import type { StreamRelay } from './relay';
@@ -23,9 +23,9 @@ export interface ApiDeps {
   temporal: Client;
   logger: Logger;
   users: KnownUsers;
-  /** API keys: create, list, revoke, verify (lib/api-keys.ts). */
+  /** API keys: create, list, revoke, verify (users/api-keys.ts). */
   apiKeys: ApiKeyStore;
-  /** Cached user reads and profile updates (lib/user-service.ts). */
+  /** Cached user reads and profile updates (users/user-service.ts). */
   userService: UserService;
   /** True when a chat worker shares `temporal`'s connection: chat starts request eager start. */
   eagerStart?: boolean;

@@ -1,10 +1,12 @@
 /** Validation of client frames (docs/API.md "Client -> server"). Unknown fields are ignored. */
 import { z } from 'zod';
-import { EVENT_ID_RE } from '../lib/event-log';
+import { EVENT_ID_RE } from '../store/event-log';
 import { jsonTooDeep, TOO_DEEP_MESSAGE } from '../lib/json-depth';
-import { unstorableTextProblem } from '../lib/storable-text';
+import { unstorableTextProblem } from '../store/storable-text';
 
-export const uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a UUID');
+export const uuid = z
+  .string()
+  .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a UUID');
 
 /** Longest chat message accepted, in characters (the frame limit bounds it too). */
 export const MAX_CONTENT_CHARS = 32_000;
@@ -34,13 +36,17 @@ export const cancelFrame = z.object({ type: z.literal('cancel'), requestId: uuid
 
 export const pingFrame = z.object({ type: z.literal('ping') });
 
-export const clientFrame = z.discriminatedUnion('type', [chatFrame, resumeFrame, cancelFrame, pingFrame]);
+export const clientFrame = z.discriminatedUnion('type', [
+  chatFrame,
+  resumeFrame,
+  cancelFrame,
+  pingFrame,
+]);
 
 export type ClientFrame = z.infer<typeof clientFrame>;
 
 export type ParsedFrame =
-  | { ok: true; frame: ClientFrame }
-  | { ok: false; message: string; requestId?: string };
+  { ok: true; frame: ClientFrame } | { ok: false; message: string; requestId?: string };
 
 /** Parses one text frame; never throws. */
 export function parseClientFrame(text: string): ParsedFrame {
@@ -54,7 +60,9 @@ export function parseClientFrame(text: string): ParsedFrame {
   const parsed = clientFrame.safeParse(raw);
   if (parsed.success) return { ok: true, frame: parsed.data };
   const requestId =
-    typeof raw === 'object' && raw !== null && typeof (raw as { requestId?: unknown }).requestId === 'string'
+    typeof raw === 'object' &&
+    raw !== null &&
+    typeof (raw as { requestId?: unknown }).requestId === 'string'
       ? (raw as { requestId: string }).requestId
       : undefined;
   const issue = parsed.error.issues[0];

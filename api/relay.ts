@@ -2,7 +2,7 @@
  * Fans request events out from Redis to sockets, at O(1) cost per event and subscriber
  * however many requests this process follows.
  *
- * Two Redis structures per request (lib/event-log.ts): its Stream, the log a follower
+ * Two Redis structures per request (store/event-log.ts): its Stream, the log a follower
  * catches up from (`XRANGE` after its last seq), and a shard channel on which the append
  * script publishes every entry it adds. One dedicated subscriber connection per API
  * process listens to the channels of the requests some socket here follows
@@ -20,7 +20,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { RequestEvent } from '../contracts/protocol';
-import { decodeEntry, decodeLiveMessage, seqOfStreamId } from '../lib/event-log';
+import { decodeEntry, decodeLiveMessage, seqOfStreamId } from '../store/event-log';
 import type { Logger } from '../lib/logger';
 
 export type EventHandler = (event: RequestEvent, seq: number) => void;
@@ -72,7 +72,9 @@ export class StreamRelay {
   start(): void {
     if (this.started) return;
     this.started = true;
-    this.subscriber.on('smessage', (channel: string, message: string) => this.onMessage(channel, message));
+    this.subscriber.on('smessage', (channel: string, message: string) =>
+      this.onMessage(channel, message),
+    );
     // After a reconnect: subscribe again (ioredis re-subscribes what had succeeded; this
     // covers any that failed while Redis was away) and read what was published meanwhile.
     this.subscriber.on('ready', () => {
@@ -117,7 +119,8 @@ export class StreamRelay {
       this.channels.set(channel, subs);
       ready = this.subscriber.ssubscribe(channel).then(
         () => undefined,
-        (err: unknown) => this.logger.warn('relay subscribe failed; following from the stream', { err }),
+        (err: unknown) =>
+          this.logger.warn('relay subscribe failed; following from the stream', { err }),
       );
     }
     const sub: Subscriber = {

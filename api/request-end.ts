@@ -20,10 +20,10 @@
  * log is missing or has been silent for {@link SILENT_MS}.
  */
 import { WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
-import { chatWorkflowId, type ChatWorkflowResult } from '../contracts/definitions';
+import { chatWorkflowId, type ChatWorkflowResult } from '../contracts/chat';
 import { ERRORS, errorSpecForType, failureType, type ErrorSpec } from '../contracts/errors';
 import type { RequestEvent } from '../contracts/protocol';
-import { lostTextRecovery, requestKeys } from '../lib/event-log';
+import { lostTextRecovery, requestKeys } from '../store/event-log';
 import type { ApiDeps } from './deps';
 
 /** How often a follower's request is checked. */
@@ -67,9 +67,17 @@ export function watchRequestEnd(
 }
 
 /** One check; true when the request has its terminal event (nothing more to watch). */
-async function checkOnce(deps: ApiDeps, userId: string, requestId: string, lastEventAt: number): Promise<boolean> {
+async function checkOnce(
+  deps: ApiDeps,
+  userId: string,
+  requestId: string,
+  lastEventAt: number,
+): Promise<boolean> {
   const k = requestKeys(userId, requestId);
-  const [ended, present] = await Promise.all([deps.redis.exists(k.end), deps.redis.exists(k.stream)]);
+  const [ended, present] = await Promise.all([
+    deps.redis.exists(k.end),
+    deps.redis.exists(k.stream),
+  ]);
   if (ended === 1) return true;
   if (present === 1 && Date.now() - lastEventAt < SILENT_MS) return false;
   return writeEndIfClosed(deps, userId, requestId);
@@ -79,8 +87,14 @@ async function checkOnce(deps: ApiDeps, userId: string, requestId: string, lastE
  * Writes the request's terminal event from its workflow's outcome when the workflow has
  * closed; false while it runs (its own steps will write the end).
  */
-export async function writeEndIfClosed(deps: ApiDeps, userId: string, requestId: string): Promise<boolean> {
-  const handle = deps.temporal.workflow.getHandle<() => Promise<ChatWorkflowResult>>(chatWorkflowId(userId, requestId));
+export async function writeEndIfClosed(
+  deps: ApiDeps,
+  userId: string,
+  requestId: string,
+): Promise<boolean> {
+  const handle = deps.temporal.workflow.getHandle<() => Promise<ChatWorkflowResult>>(
+    chatWorkflowId(userId, requestId),
+  );
   let status: string;
   try {
     status = (await handle.describe()).status.name;
@@ -94,12 +108,19 @@ export async function writeEndIfClosed(deps: ApiDeps, userId: string, requestId:
   const end = await outcomeEvents(status, () => handle.result());
   const terminal = end.at(-1)!;
   await deps.events.write(userId, requestId, terminal, { ifLost: end.slice(0, -1) });
-  deps.logger.info('request end written from its workflow outcome', { requestId, status, type: terminal.type });
+  deps.logger.info('request end written from its workflow outcome', {
+    requestId,
+    status,
+    type: terminal.type,
+  });
   return true;
 }
 
 /** The events that end a request whose workflow closed with `status`: the last is terminal. */
-async function outcomeEvents(status: string, result: () => Promise<ChatWorkflowResult>): Promise<RequestEvent[]> {
+async function outcomeEvents(
+  status: string,
+  result: () => Promise<ChatWorkflowResult>,
+): Promise<RequestEvent[]> {
   const error = (spec: ErrorSpec, message = spec.message): RequestEvent[] => [
     { type: 'error', code: spec.code, message },
   ];
@@ -108,7 +129,8 @@ async function outcomeEvents(status: string, result: () => Promise<ChatWorkflowR
       const r = await result();
       if (r.status === 'error') return [{ type: 'error', code: r.code, message: r.message }];
       // Results of workflows started before replies were carried in the result have no content.
-      if (r.content === undefined) return error(ERRORS.Internal, 'the reply is no longer available; see the session');
+      if (r.content === undefined)
+        return error(ERRORS.Internal, 'the reply is no longer available; see the session');
       const done: RequestEvent = {
         type: 'done',
         messageId: r.messageId,
@@ -123,7 +145,9 @@ async function outcomeEvents(status: string, result: () => Promise<ChatWorkflowR
         await result();
       } catch (err) {
         // The workflow fails with the catalogued type of its error (LlmUnavailable, Internal).
-        return error(errorSpecForType(err instanceof WorkflowFailedError ? failureType(err.cause) : undefined));
+        return error(
+          errorSpecForType(err instanceof WorkflowFailedError ? failureType(err.cause) : undefined),
+        );
       }
       return error(ERRORS.Internal);
     case 'CANCELLED':

@@ -9,14 +9,14 @@ import http from 'node:http';
 import { Client, Connection } from '@temporalio/client';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Config } from '../lib/config';
-import { createPool } from '../lib/db';
-import { EventLog } from '../lib/event-log';
+import { createPool } from '../store/db';
+import { EventLog } from '../store/event-log';
 import { dataConverter } from '../lib/payload-codec';
 import type { Logger } from '../lib/logger';
-import { createCacheRedis, createRedis } from '../lib/redis';
-import { UserService } from '../lib/user-service';
+import { createCacheRedis, createRedis } from '../store/redis';
+import { UserService } from '../users/user-service';
 import { createApp } from './app';
-import { ApiKeyStore } from '../lib/api-keys';
+import { ApiKeyStore } from '../users/api-keys';
 import { KnownUsers, type ApiDeps } from './deps';
 import { StreamRelay } from './relay';
 import { Admission } from './admission';
@@ -53,7 +53,11 @@ export async function startApiServer(config: Readonly<Config>, logger: Logger): 
     : await Connection.connect({ address: config.temporalAddress });
   const temporal =
     embedded?.client ??
-    new Client({ connection, namespace: config.temporalNamespace, dataConverter: dataConverter(config.payloadKeys) });
+    new Client({
+      connection,
+      namespace: config.temporalNamespace,
+      dataConverter: dataConverter(config.payloadKeys),
+    });
   const relay = new StreamRelay(relayReader, redis, logger);
   const admission = new Admission(config.admission, () => relay.followedStreams);
   // Hears API key revocations from every API process (subscriber mode: its own connection).

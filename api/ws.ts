@@ -7,7 +7,7 @@ import type WebSocket from 'ws';
 import type { ServerFrame } from '../contracts/protocol';
 import { TERMINAL_EVENT_TYPES } from '../contracts/protocol';
 import { ERRORS, type ErrorSpec } from '../contracts/errors';
-import { requestKeys, toEventId } from '../lib/event-log';
+import { requestKeys, toEventId } from '../store/event-log';
 import type { AuthUser } from './auth';
 import { cancelChat, requestExists, startChat } from './chat';
 import type { ApiDeps } from './deps';
@@ -71,7 +71,12 @@ export class ChatConnection {
     frameOut();
   }
 
-  private sendError(spec: ErrorSpec, message: string, requestId?: string, retryAfter?: number): void {
+  private sendError(
+    spec: ErrorSpec,
+    message: string,
+    requestId?: string,
+    retryAfter?: number,
+  ): void {
     this.send({
       type: 'error',
       code: spec.code,
@@ -100,7 +105,10 @@ export class ChatConnection {
         ? data.byteLength
         : data.length;
     if (bytes > this.deps.config.maxPayloadBytes) {
-      this.sendError(ERRORS.PayloadTooLarge, `frame exceeds ${this.deps.config.maxPayloadBytes} bytes`);
+      this.sendError(
+        ERRORS.PayloadTooLarge,
+        `frame exceeds ${this.deps.config.maxPayloadBytes} bytes`,
+      );
       return;
     }
     if (isBinary) {

@@ -6,8 +6,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import type { Client } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
-import { billingWorkflowId, chatWorkflowId } from '../contracts/definitions';
-import { pidListeningOn, processCpuMs } from '../test/helpers/throwaway-temporal';
+import { billingWorkflowId } from '../contracts/billing';
+import { chatWorkflowId } from '../contracts/chat';
+import { pidListeningOn, processCpuMs } from '../testkit/throwaway-temporal';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 
@@ -94,14 +95,16 @@ export function actionsOf(events: readonly HistoryEvent[]): number {
   const markerTasks = new Set<string>();
   for (const e of events) {
     if (e.workflowExecutionStartedEventAttributes) actions += 1;
-    else if (e.activityTaskStartedEventAttributes) actions += e.activityTaskStartedEventAttributes.attempt ?? 1;
+    else if (e.activityTaskStartedEventAttributes)
+      actions += e.activityTaskStartedEventAttributes.attempt ?? 1;
     else if (e.startChildWorkflowExecutionInitiatedEventAttributes) actions += 2;
     else if (e.timerStartedEventAttributes) actions += 1;
     else if (e.workflowExecutionSignaledEventAttributes) actions += 1;
     else if (e.markerRecordedEventAttributes) {
       markerTasks.add(String(e.markerRecordedEventAttributes.workflowTaskCompletedEventId));
     } else if (e.upsertWorkflowSearchAttributesEventAttributes) {
-      const fields = e.upsertWorkflowSearchAttributesEventAttributes.searchAttributes?.indexedFields ?? {};
+      const fields =
+        e.upsertWorkflowSearchAttributesEventAttributes.searchAttributes?.indexedFields ?? {};
       if (Object.keys(fields).some((k) => k !== 'TemporalChangeVersion')) actions += 1;
     }
   }

@@ -17,11 +17,11 @@ import { rmSync } from 'node:fs';
 import { NativeConnection } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
 import type { ApiDeps } from '../api/deps';
-import { chatWorkflowId } from '../contracts/definitions';
+import { chatWorkflowId } from '../contracts/chat';
 import { loadConfig } from '../lib/config';
 import { createLogger } from '../lib/logger';
-import { startLocalLlm } from '../llm/server';
-import { startSystem, type TestSystem } from '../test/helpers/system';
+import { startLocalLlm } from '../local-llm/server';
+import { startSystem, type TestSystem } from '../testkit/system';
 import { createActivityDeps } from '../workers/deps';
 import { createWorkers, runWorkers, shutdownWorkers } from '../workers/worker';
 import { BENCH_ENV, benchBundle, CONTENT, loadRun, openSeats, type Seat } from './chat';
@@ -34,7 +34,7 @@ import {
   startThrowawayServer,
   type ServerOptions,
   type ThrowawayServer,
-} from '../test/helpers/throwaway-temporal';
+} from '../testkit/throwaway-temporal';
 import { createTuningActivities } from './tuning-activities';
 
 const EAGER = { 'system.enableActivityEagerExecution': 'true' };
@@ -114,7 +114,6 @@ interface Stack {
   runner: InProcessRunner;
   close(): Promise<void>;
 }
-
 
 /** Keeps a stack's API pool small and quick to let go: five stacks share one Postgres. */
 function shrinkPool(pool: TestSystem['api']['deps']['db']): void {

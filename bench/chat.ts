@@ -34,9 +34,9 @@ import { Client, Connection, WorkflowExecutionAlreadyStartedError } from '@tempo
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import type { ApiDeps } from '../api/deps';
-import { chatWorkflowId } from '../contracts/definitions';
+import { chatWorkflowId } from '../contracts/chat';
 import { createLogger } from '../lib/logger';
-import { startSystem, type TestSystem } from '../test/helpers/system';
+import { startSystem, type TestSystem } from '../testkit/system';
 import { createActivityDeps } from '../workers/deps';
 import { BenchChatClient, type ChatTiming } from './chat-client';
 import { cpuDelta, cpuReader, requestCost, type CpuSnapshot, type RequestCost } from './chat-costs';
@@ -182,7 +182,10 @@ export async function run(): Promise<BenchResult> {
   const inProcess = createInProcessRunner(acts);
   // A plain client (no worker on its connection): its starts go through the queue.
   const plainConnection = await Connection.connect({ address: sys.config.temporalAddress });
-  const plain = new Client({ connection: plainConnection, namespace: sys.config.temporalNamespace });
+  const plain = new Client({
+    connection: plainConnection,
+    namespace: sys.config.temporalNamespace,
+  });
   const chatQueue = sys.config.taskQueues.chat;
   const runners: Record<Arm, ApiDeps['chatRunner']> = {
     eager: undefined, // the API's own start: chatWorkflow, eagerly
@@ -207,7 +210,10 @@ export async function run(): Promise<BenchResult> {
     shutdownGraceTime: '1s',
   });
   const ceilingRun = ceilingWorker.run();
-  const ceilingClient = new Client({ connection: ceilingConnection, namespace: sys.config.temporalNamespace });
+  const ceilingClient = new Client({
+    connection: ceilingConnection,
+    namespace: sys.config.temporalNamespace,
+  });
 
   const readCpu = cpuReader(Number(sys.config.temporalAddress.split(':').pop()));
   let seats: Seat[] = [];
@@ -269,11 +275,15 @@ export async function run(): Promise<BenchResult> {
     const costs: Partial<Record<Arm, RequestCost[]>> = {};
     for (const arm of TEMPORAL_ARMS) {
       costs[arm] = await Promise.all(
-        lat[arm].slice(-HISTORY_SAMPLES).map((t) => requestCost(sys.temporal, t.userId, t.requestId)),
+        lat[arm]
+          .slice(-HISTORY_SAMPLES)
+          .map((t) => requestCost(sys.temporal, t.userId, t.requestId)),
       );
     }
     const timelines = await Promise.all(
-      lat.eager.slice(-HISTORY_SAMPLES).map((t) => timelineOf(sys.temporal, t.userId, t.requestId, t.sentAtMs)),
+      lat.eager
+        .slice(-HISTORY_SAMPLES)
+        .map((t) => timelineOf(sys.temporal, t.userId, t.requestId, t.sentAtMs)),
     );
 
     const metrics: Record<string, number | string> = {};
@@ -285,8 +295,14 @@ export async function run(): Promise<BenchResult> {
       metrics[`${arm}_first_delta_p99_ms`] = p(firstDeltas(lat[arm]), 99);
     }
     for (const arm of TEMPORAL_ARMS) {
-      metrics[`${arm}_overhead_p50_ms`] = round(Number(metrics[`${arm}_first_delta_p50_ms`]) - inP50, 1);
-      metrics[`${arm}_overhead_p99_ms`] = round(Number(metrics[`${arm}_first_delta_p99_ms`]) - inP99, 1);
+      metrics[`${arm}_overhead_p50_ms`] = round(
+        Number(metrics[`${arm}_first_delta_p50_ms`]) - inP50,
+        1,
+      );
+      metrics[`${arm}_overhead_p99_ms`] = round(
+        Number(metrics[`${arm}_first_delta_p99_ms`]) - inP99,
+        1,
+      );
     }
     metrics.overhead_p50_ms = metrics.eager_overhead_p50_ms!;
     metrics.overhead_p99_ms = metrics.eager_overhead_p99_ms!;
@@ -391,8 +407,10 @@ function chatNotes(m: Record<string, number | string>): string[] {
   if (n('overhead_p50_ms') > 20) missed.push(`overhead p50 ${m.overhead_p50_ms} ms (goal 20)`);
   if (n('overhead_p99_ms') > 60) missed.push(`overhead p99 ${m.overhead_p99_ms} ms (goal 60)`);
   if (n('requests_per_s') < 30) missed.push(`${m.requests_per_s} requests/s (goal 30)`);
-  if (n('fraction_of_ceiling_pct') < 50) missed.push(`${m.fraction_of_ceiling_pct}% of the ceiling (goal 50%)`);
-  if (n('cpu_ms_per_request_all') > 70) missed.push(`${m.cpu_ms_per_request_all} ms CPU per request (goal 70)`);
+  if (n('fraction_of_ceiling_pct') < 50)
+    missed.push(`${m.fraction_of_ceiling_pct}% of the ceiling (goal 50%)`);
+  if (n('cpu_ms_per_request_all') > 70)
+    missed.push(`${m.cpu_ms_per_request_all} ms CPU per request (goal 70)`);
   if (missed.length > 0) {
     notes.push(
       `MISSED: ${missed.join('; ')}. Where the time goes (eager arm, from the histories, p50): start ${m.eager_send_to_started_p50_ms} ms after the client's send, first workflow task dispatch ${m.eager_first_task_dispatch_p50_ms} ms, that task ${m.eager_first_task_p50_ms} ms (prepareChat + reserveQuota), LLM activity dispatch ${m.eager_llm_activity_dispatch_p50_ms} ms. CPU per request at ${MAIN_LEVEL} clients: this process ${m.eager_cpu_ms_per_request_bench_process} ms, Temporal server ${m.eager_cpu_ms_per_request_temporal_server} ms, Redis ${m.eager_cpu_ms_per_request_redis} ms, Postgres ${m.eager_cpu_ms_per_request_postgres} ms (in_process: ${m.in_process_cpu_ms_per_request_all} ms in all).`,

@@ -12,7 +12,9 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
 import type { ApiDeps } from '../api/deps';
 import type { Activities } from '../activities';
-import { NO_USAGE, TOOL_NAMES, type ChatWorkflowInput, type TokenUsage } from '../contracts/definitions';
+import { NO_USAGE, type TokenUsage } from '../contracts/common';
+import { TOOL_NAMES } from '../contracts/tool';
+import type { ChatWorkflowInput } from '../contracts/chat';
 import { errorSpecForType, FAILURE_TYPES, failure, failureType } from '../contracts/errors';
 
 /** The runner, and a way to wait until every request it started has ended. */
@@ -82,7 +84,9 @@ async function runChat(acts: Activities, input: ChatWorkflowInput): Promise<void
       tools: TOOL_NAMES,
     });
     if (reply.toolCalls.length > 0) {
-      throw failure(FAILURE_TYPES.Internal, 'tool calls are not supported in-process', { nonRetryable: true });
+      throw failure(FAILURE_TYPES.Internal, 'tool calls are not supported in-process', {
+        nonRetryable: true,
+      });
     }
     const settled = await settle(acts, input, reply.usage, reserved.dailyLimit);
     // As chatWorkflow: the reply and its ledger row in one step, then `done`.

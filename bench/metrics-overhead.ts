@@ -21,8 +21,8 @@
 import { performance } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { HOT_PATH_METRICS, metricsRegistry, setMetricsEnabled } from '../lib/metrics';
-import { startSystem, type TestSystem } from '../test/helpers/system';
-import { ensureBundle } from '../test/helpers/tool-worker-process';
+import { startSystem, type TestSystem } from '../testkit/system';
+import { ensureBundle } from '../testkit/tool-worker-process';
 import { BenchChatClient } from './chat-client';
 import { percentile, round, runStandalone, type BenchResult } from './result';
 

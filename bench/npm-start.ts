@@ -8,8 +8,8 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig } from '../lib/config';
 import { spawnChild, type Started } from '../scripts/stack';
-import { freePort } from '../test/helpers/free-port';
-import { pidListeningOn, processCpuMs } from '../test/helpers/throwaway-temporal';
+import { freePort } from '../testkit/free-port';
+import { pidListeningOn, processCpuMs } from '../testkit/throwaway-temporal';
 
 const ROOT = path.resolve(__dirname, '..');
 const READY_TIMEOUT_MS = 120_000;
@@ -33,11 +33,22 @@ export async function startNpmStack(env: NodeJS.ProcessEnv = {}): Promise<Starte
   const port = await freePort();
   const llmPort = await freePort();
   mkdirSync(path.dirname(LOG_FILE), { recursive: true });
-  const child: Started = spawnChild('start', process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
-    cwd: ROOT,
-    env: { ...process.env, PORT: String(port), LOCAL_LLM_PORT: String(llmPort), LOG_LEVEL: 'warn', ...env },
-    output: openSync(LOG_FILE, 'a'),
-  });
+  const child: Started = spawnChild(
+    'start',
+    process.execPath,
+    ['--import', 'tsx', 'scripts/start.ts'],
+    {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        PORT: String(port),
+        LOCAL_LLM_PORT: String(llmPort),
+        LOG_LEVEL: 'warn',
+        ...env,
+      },
+      output: openSync(LOG_FILE, 'a'),
+    },
+  );
   const baseUrl = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + READY_TIMEOUT_MS;
   for (;;) {
@@ -59,7 +70,7 @@ export async function startNpmStack(env: NodeJS.ProcessEnv = {}): Promise<Starte
   const pids = {
     api: find('api/main.ts'),
     worker: find('workers/main.ts'),
-    llm: find('llm/main.ts'),
+    llm: find('local-llm/main.ts'),
     temporal: pidListeningOn(temporalPort),
     redis: pidListeningOn(6379),
   };
@@ -105,7 +116,10 @@ function childrenOf(parent: number): Array<{ pid: number; cmdline: string }> {
       const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
       const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
       if (ppid !== parent) continue;
-      out.push({ pid: Number(d), cmdline: readFileSync(`/proc/${d}/cmdline`, 'utf8').replace(/\0/g, ' ') });
+      out.push({
+        pid: Number(d),
+        cmdline: readFileSync(`/proc/${d}/cmdline`, 'utf8').replace(/\0/g, ' '),
+      });
     } catch {
       /* gone meanwhile */
     }

@@ -12,9 +12,9 @@ import { createActivities } from '../activities';
 import { chatSettings } from '../api/chat';
 import { loadConfig } from '../lib/config';
 import { createLogger } from '../lib/logger';
-import { summaryMessage } from '../lib/pruner';
-import { summaryCacheKey } from '../lib/summaries';
-import { countMessageTokens, modelInfo } from '../lib/tokens';
+import { summaryMessage } from '../prompt/pruner';
+import { summaryCacheKey } from '../store/summaries';
+import { countMessageTokens, modelInfo } from '../prompt/tokens';
 import { createActivityDeps } from '../workers/deps';
 import { percentile, round } from './result';
 
@@ -177,7 +177,12 @@ export async function prepareTimes(): Promise<{
  * bookkeeping (`sessions`) is then set once from what was inserted. Needs a superuser (the local
  * Postgres the benchmarks run on).
  */
-async function seedWithoutTriggers(db: Pool, sessions: string[], insert: string, params: unknown[]): Promise<void> {
+async function seedWithoutTriggers(
+  db: Pool,
+  sessions: string[],
+  insert: string,
+  params: unknown[],
+): Promise<void> {
   const client = await db.connect();
   try {
     await client.query('BEGIN');

@@ -13,9 +13,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { PromptMessage } from '../contracts/definitions';
-import { countPromptTokens, modelInfo } from '../lib/tokens';
-import { startSystem } from '../test/helpers/system';
+import type { PromptMessage } from '../contracts/common';
+import { countPromptTokens, modelInfo } from '../prompt/tokens';
+import { startSystem } from '../testkit/system';
 import { BenchChatClient } from './chat-client';
 import { BENCH_ENV } from './chat';
 import { prepareTimes } from './pruning-latency';

@@ -14,12 +14,12 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { createActivities } from '../activities';
-import { billingWorkflowId, type UsageRecord } from '../contracts/definitions';
+import { billingWorkflowId, type UsageRecord } from '../contracts/billing';
 import { createLogger } from '../lib/logger';
-import { migrate } from '../lib/migrate';
-import { UsageCounters } from '../lib/usage-counters';
-import { ledgerBase } from '../lib/usage-ledger';
-import { startSystem, type TestSystem } from '../test/helpers/system';
+import { migrate } from '../store/migrate';
+import { UsageCounters } from '../usage/counters';
+import { ledgerBase } from '../usage/ledger';
+import { startSystem, type TestSystem } from '../testkit/system';
 import { createActivityDeps } from '../workers/deps';
 import { percentile, round, runStandalone, type BenchResult } from './result';
 

@@ -10,9 +10,9 @@
  * Temporal, Postgres, Redis; the embedded LLM).
  */
 import { randomUUID } from 'node:crypto';
-import { ensureBundle } from '../test/helpers/tool-worker-process';
-import { startSystem } from '../test/helpers/system';
-import type { TestClient } from '../test/helpers/ws-client';
+import { ensureBundle } from '../testkit/tool-worker-process';
+import { startSystem } from '../testkit/system';
+import type { TestClient } from '../testkit/ws-client';
 import { percentile, round, runStandalone, type BenchResult } from './result';
 
 const TASKS = 50;

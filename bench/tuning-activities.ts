@@ -4,7 +4,7 @@
  */
 import type { Activities } from '../activities';
 import type { PrepareChatInput, PrepareChatOutput } from '../activities/chat';
-import type { Plan } from '../contracts/definitions';
+import type { Plan } from '../contracts/common';
 
 export interface PrepareAndReserveInput extends PrepareChatInput {
   plan: Plan;

@@ -12,13 +12,13 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Pool } from 'pg';
-import { createCacheRedis } from '../lib/redis';
+import { createCacheRedis } from '../store/redis';
 import { loadConfig, loadToolingConfig } from '../lib/config';
-import { createPool } from '../lib/db';
-import { migrate } from '../lib/migrate';
-import { applyProfilePatch } from '../lib/user-profile';
-import { UserService } from '../lib/user-service';
-import { loadUserContext } from '../lib/users';
+import { createPool } from '../store/db';
+import { migrate } from '../store/migrate';
+import { applyProfilePatch } from '../users/user-profile';
+import { UserService } from '../users/user-service';
+import { loadUserContext } from '../users/users';
 import { percentile, runStandalone, type BenchResult } from './result';
 
 const USERS = 10_000;

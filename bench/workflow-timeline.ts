@@ -5,7 +5,7 @@
  * the LLM call run inside it), and the LLM activity's dispatch.
  */
 import type { Client } from '@temporalio/client';
-import { chatWorkflowId } from '../contracts/definitions';
+import { chatWorkflowId } from '../contracts/chat';
 import { percentile, round } from './result';
 
 /** One request's segments, in ms. */

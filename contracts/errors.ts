@@ -10,7 +10,11 @@
  *
  * Pure data and pure functions: importable from workflows.
  */
-import { ActivityFailure, ApplicationFailure, ApplicationFailureCategory } from '@temporalio/common';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  ApplicationFailureCategory,
+} from '@temporalio/common';
 
 export type ErrorCode =
   | 'bad_request'
@@ -133,7 +137,11 @@ export interface FailureOptions {
 }
 
 /** An `ApplicationFailure` of a catalogued type: how activities and workflows raise failures. */
-export function failure(type: FailureType, message: string, options: FailureOptions = {}): ApplicationFailure {
+export function failure(
+  type: FailureType,
+  message: string,
+  options: FailureOptions = {},
+): ApplicationFailure {
   return ApplicationFailure.create({
     type,
     message,

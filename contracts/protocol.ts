@@ -5,15 +5,11 @@
  * {@link RequestEvent}s; the API relay adds `requestId` and `eventId` when it sends them.
  * Pure types and constants: importable from workflows.
  */
-import type { LlmToolCall } from './definitions';
+import type { LlmToolCall } from './common';
 import type { ErrorCode } from './errors';
 
 export type StatusState =
-  | 'pruning'
-  | 'checking_quota'
-  | 'calling_llm'
-  | 'running_tool'
-  | 'summarizing';
+  'pruning' | 'checking_quota' | 'calling_llm' | 'running_tool' | 'summarizing';
 
 export interface QuotaSnapshot {
   dailyUsed: number;

@@ -4,13 +4,13 @@
  * it); workflows get what they need as input. Three loaders, one per kind of process:
  * {@link loadConfig} for the API and workers, {@link loadLocalLlmConfig} for the
  * embedded LLM, {@link loadToolingConfig} for the dev scripts and benchmarks. Every
- * variable read here is in the README's configuration table (test/config.test.ts).
+ * variable read here is in the README's configuration table (test/unit/config.test.ts).
  */
 import { homedir } from 'node:os';
 import path from 'node:path';
-import { DEFAULT_TASK_QUEUES, type TaskQueues } from '../contracts/definitions';
+import { DEFAULT_TASK_QUEUES, type TaskQueues } from '../contracts/common';
 import type { Level } from './logger';
-import type { ModelInfo } from './tokens';
+import type { ModelInfo } from '../prompt/tokens';
 
 /** The dev secret used when JWT_SECRET is unset; refused in production. */
 export const DEV_JWT_SECRET = 'dev-only-secret-change-me';
@@ -19,7 +19,11 @@ export const DEV_JWT_SECRET = 'dev-only-secret-change-me';
 export const MIN_PRODUCTION_SECRET_BYTES = 32;
 
 /** Secrets published in this repository (the dev secret, old compose defaults): never in production. */
-const KNOWN_SECRETS: ReadonlySet<string> = new Set([DEV_JWT_SECRET, 'change-me-in-production', 'dev-secret']);
+const KNOWN_SECRETS: ReadonlySet<string> = new Set([
+  DEV_JWT_SECRET,
+  'change-me-in-production',
+  'dev-secret',
+]);
 
 /**
  * JWT_SECRET as production needs it: set, at least {@link MIN_PRODUCTION_SECRET_BYTES}
@@ -29,7 +33,9 @@ function checkProductionSecret(secret: string | undefined): void {
   const fix = 'generate one with `openssl rand -hex 32`';
   if (!secret) throw new ConfigError(`JWT_SECRET must be set in production; ${fix}`);
   if (KNOWN_SECRETS.has(secret)) {
-    throw new ConfigError(`JWT_SECRET is a default secret published with this project; in production ${fix}`);
+    throw new ConfigError(
+      `JWT_SECRET is a default secret published with this project; in production ${fix}`,
+    );
   }
   const bytes = Buffer.byteLength(secret);
   if (bytes < MIN_PRODUCTION_SECRET_BYTES) {
@@ -61,7 +67,10 @@ export interface DeltaFlushSettings {
   maxMs: number;
 }
 
-export const DEFAULT_DELTA_FLUSH: Readonly<DeltaFlushSettings> = { writesPerSecond: 1000, maxMs: 250 };
+export const DEFAULT_DELTA_FLUSH: Readonly<DeltaFlushSettings> = {
+  writesPerSecond: 1000,
+  maxMs: 250,
+};
 
 /** Bytes of a payload encryption key (AES-256). */
 export const PAYLOAD_KEY_BYTES = 32;
@@ -216,7 +225,9 @@ function str(env: Env, name: string, fallback: string): string {
 function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
   const raw = str(env, name, fallback);
   if (!(allowed as readonly string[]).includes(raw)) {
-    throw new ConfigError(`${name} must be one of ${allowed.join(', ')}, got ${JSON.stringify(raw)}`);
+    throw new ConfigError(
+      `${name} must be one of ${allowed.join(', ')}, got ${JSON.stringify(raw)}`,
+    );
   }
   return raw as T;
 }
@@ -261,15 +272,20 @@ function parsePayloadKeys(raw: string | undefined): readonly PayloadKey[] {
   const keys = raw.split(',').map((entry, i) => {
     const [id = '', b64 = '', ...rest] = entry.trim().split(':');
     if (!/^[A-Za-z0-9._-]{1,64}$/.test(id) || rest.length > 0) {
-      throw new ConfigError(`TEMPORAL_PAYLOAD_KEYS entry ${i + 1}: expected id:base64key with an id of letters, digits, . _ -`);
+      throw new ConfigError(
+        `TEMPORAL_PAYLOAD_KEYS entry ${i + 1}: expected id:base64key with an id of letters, digits, . _ -`,
+      );
     }
     const key = Buffer.from(b64, 'base64');
     if (key.length !== PAYLOAD_KEY_BYTES || key.toString('base64') !== b64) {
-      throw new ConfigError(`TEMPORAL_PAYLOAD_KEYS key ${id}: must be ${PAYLOAD_KEY_BYTES} bytes in base64 (openssl rand -base64 32)`);
+      throw new ConfigError(
+        `TEMPORAL_PAYLOAD_KEYS key ${id}: must be ${PAYLOAD_KEY_BYTES} bytes in base64 (openssl rand -base64 32)`,
+      );
     }
     return Object.freeze({ id, key });
   });
-  if (new Set(keys.map((k) => k.id)).size !== keys.length) throw new ConfigError('TEMPORAL_PAYLOAD_KEYS: a key id appears twice');
+  if (new Set(keys.map((k) => k.id)).size !== keys.length)
+    throw new ConfigError('TEMPORAL_PAYLOAD_KEYS: a key id appears twice');
   return Object.freeze(keys);
 }
 
@@ -402,7 +418,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
   return Object.freeze(config);
 }
 
-/** What the embedded LLM process (`llm/main.ts`) reads: it needs none of the app's settings. */
+/** What the embedded LLM process (`local-llm/main.ts`) reads: it needs none of the app's settings. */
 export interface LocalLlmConfig {
   /** `LOCAL_LLM_HOST`: the interface it listens on (`0.0.0.0` in a container). */
   host: string;

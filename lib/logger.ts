@@ -16,13 +16,14 @@ export interface Logger {
 
 const SECRET_KEY = /secret|password|token|api[-_]?key|authorization|cookie/i;
 const URL_PASSWORD = /(\/\/[^:/@\s]+:)[^@\s]+@/g;
-/** An API key anywhere in a string (lib/api-keys.ts): masked even in free text or URLs. */
+/** An API key anywhere in a string (users/api-keys.ts): masked even in free text or URLs. */
 const API_KEY = /dck_[A-Za-z0-9_-]+/g;
 const ORDER: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
 /** Masks secrets in a value about to be logged (keys that look secret, URL passwords). */
 export function redact(value: unknown, depth = 0): unknown {
-  if (typeof value === 'string') return value.replace(URL_PASSWORD, '$1***@').replace(API_KEY, 'dck_***');
+  if (typeof value === 'string')
+    return value.replace(URL_PASSWORD, '$1***@').replace(API_KEY, 'dck_***');
   if (value instanceof Error) {
     return { name: value.name, message: redact(value.message, depth + 1) };
   }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Prints the path of a Chromium binary for the browser tests (test/web.e2e.test.ts),
+# Prints the path of a Chromium binary for the browser tests (test/stack/web.test.ts),
 # installing Debian's `chromium` package when none is found (as root or with
 # password-less sudo). Never starts anything. Exit 0 with the path on stdout, 1 when
 # no binary could be had.

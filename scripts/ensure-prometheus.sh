@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Prints the path of a Prometheus server binary, installing one when none is found, for
-# tests that run their own Prometheus (test/metrics.test.ts). Never starts a service.
+# tests that run their own Prometheus (test/stack/metrics.test.ts). Never starts a service.
 #
 # Order: `prometheus` on PATH; one extracted earlier into .tools/prometheus/; the Debian
 # package `prometheus` through `apt-get install -y` (as root or with password-less

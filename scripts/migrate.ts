@@ -6,7 +6,7 @@
  */
 import { loadConfig } from '../lib/config';
 import { createLogger } from '../lib/logger';
-import { migrate } from '../lib/migrate';
+import { migrate } from '../store/migrate';
 
 async function main(): Promise<void> {
   const config = loadConfig();

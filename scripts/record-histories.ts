@@ -1,8 +1,8 @@
 /**
- * Records workflow histories for the replay test (test/replay.test.ts): runs
+ * Records workflow histories for the replay test (test/unit/replay.test.ts): runs
  * representative requests on the local stack (every workflow type, and the chat's
  * ending paths: done, LLM retry and failure, tools, cancel, quota refusal, a summary
- * due) and saves each workflow's history as JSON under test/fixtures/histories/.
+ * due) and saves each workflow's history as JSON under test/unit/fixtures/histories/.
  *
  * Recordings are the gate for workflow changes (README "Rolling out a workflow change"):
  * a replay failure means a change would break running workflows; such a change needs
@@ -18,20 +18,17 @@ import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import {
-  billingWorkflowId,
-  chatWorkflowId,
-  summaryWorkflowId,
-  type Plan,
-  type UsageRecord,
-} from '../contracts/definitions';
+import { billingWorkflowId, type UsageRecord } from '../contracts/billing';
+import { chatWorkflowId } from '../contracts/chat';
+import { summaryWorkflowId } from '../contracts/summarize';
+import type { Plan } from '../contracts/common';
 import type { billingWorkflow } from '../workflows';
-import { startSystem, type TestSystem } from '../test/helpers/system';
-import { slowDocument } from '../test/helpers/documents';
-import type { Frame } from '../test/helpers/ws-client';
+import { startSystem, type TestSystem } from '../testkit/system';
+import { slowDocument } from '../testkit/documents';
+import type { Frame } from '../testkit/ws-client';
 import { findTemporalBinary } from './stack';
 
-const OUT = path.join(__dirname, '..', 'test', 'fixtures', 'histories');
+const OUT = path.join(__dirname, '..', 'test', 'unit', 'fixtures', 'histories');
 
 /**
  * What a scenario ran: recording name -> workflow id, or id and run when the id may have
@@ -75,7 +72,9 @@ async function chat(sys: TestSystem, content: string, options: ChatOptions = {})
 /** A scenario that is one chat request, recorded as `name`. */
 const chatOnly =
   (name: string, content: string, options?: ChatOptions) =>
-  async (sys: TestSystem): Promise<Recordings> => ({ [name]: (await chat(sys, content, options)).workflowId });
+  async (sys: TestSystem): Promise<Recordings> => ({
+    [name]: (await chat(sys, content, options)).workflowId,
+  });
 
 const summarizeDocument = (args: unknown) => `[[tool:summarize_document ${JSON.stringify(args)}]]`;
 
@@ -88,7 +87,10 @@ function taskIdOf(frames: Frame[]): string {
 
 const SCENARIOS: Record<string, (sys: TestSystem) => Promise<Recordings>> = {
   'chat-done': chatOnly('chat-done', 'Hello [[tokens:6]]'),
-  'chat-llm-retry': chatOnly('chat-llm-retry', `retry ${randomUUID()} [[fail_once:500]] [[tokens:4]]`),
+  'chat-llm-retry': chatOnly(
+    'chat-llm-retry',
+    `retry ${randomUUID()} [[fail_once:500]] [[tokens:4]]`,
+  ),
   'chat-calculator': chatOnly('chat-calculator', '[[tool:calculator {"expression":"6*7"}]]'),
   'chat-llm-unavailable': chatOnly('chat-llm-unavailable', 'broken [[fail:500]]'),
   'chat-cancel': chatOnly('chat-cancel', 'long [[tokens:400]] [[delay_ms:50]]', {
@@ -97,13 +99,19 @@ const SCENARIOS: Record<string, (sys: TestSystem) => Promise<Recordings>> = {
   'chat-quota-exceeded': async (sys) => {
     // A daily quota of one token: the reservation (prompt + completion budget) is refused.
     const lowQuota = (userId: string) =>
-      sys.api.deps.db.query('INSERT INTO user_quota_overrides (user_id, daily_tokens) VALUES ($1, 1)', [userId]);
+      sys.api.deps.db.query(
+        'INSERT INTO user_quota_overrides (user_id, daily_tokens) VALUES ($1, 1)',
+        [userId],
+      );
     const run = await chat(sys, 'over quota', { plan: 'free', prepare: lowQuota });
     return { 'chat-quota-exceeded': run.workflowId };
   },
   'tool-summarize-document': async (sys) => {
     const run = await chat(sys, summarizeDocument({ text: 'word '.repeat(120), chunkTokens: 40 }));
-    return { 'chat-summarize-document': run.workflowId, 'tool-summarize-document': taskIdOf(run.frames) };
+    return {
+      'chat-summarize-document': run.workflowId,
+      'tool-summarize-document': taskIdOf(run.frames),
+    };
   },
   'tool-cancel': async (sys) => {
     // Slow on the second chunk: the cancel lands mid-tool, after a checkpoint.
@@ -121,9 +129,15 @@ const SCENARIOS: Record<string, (sys: TestSystem) => Promise<Recordings>> = {
       const run = await chat(sys, `message ${i} [[tokens:2]]`, { as: first });
       const chatRun = sys.temporal.workflow.getHandle(run.workflowId);
       await chatRun.result();
-      const started = (await chatRun.fetchHistory()).events?.find((e) => e.childWorkflowExecutionStartedEventAttributes);
+      const started = (await chatRun.fetchHistory()).events?.find(
+        (e) => e.childWorkflowExecutionStartedEventAttributes,
+      );
       const runId = started?.childWorkflowExecutionStartedEventAttributes?.workflowExecution?.runId;
-      if (runId) return { 'chat-summary-due': run.workflowId, summarize: { workflowId: summaryWorkflowId(first.sessionId), runId } };
+      if (runId)
+        return {
+          'chat-summary-due': run.workflowId,
+          summarize: { workflowId: summaryWorkflowId(first.sessionId), runId },
+        };
     }
     throw new Error('no summary started after 30 exchanges');
   },
@@ -169,8 +183,12 @@ async function main(): Promise<void> {
     for (const [scenario, run] of Object.entries(SCENARIOS)) {
       if (only.length > 0 && !only.includes(scenario)) continue;
       for (const [name, target] of Object.entries(await run(sys))) {
-        const { workflowId, runId } = typeof target === 'string' ? { workflowId: target, runId: undefined } : target;
-        await sys.temporal.workflow.getHandle(workflowId, runId).result().catch(() => undefined);
+        const { workflowId, runId } =
+          typeof target === 'string' ? { workflowId: target, runId: undefined } : target;
+        await sys.temporal.workflow
+          .getHandle(workflowId, runId)
+          .result()
+          .catch(() => undefined);
         // The CLI's JSON is the format Temporal's tools exchange (and historyFromJSON reads).
         const json = execFileSync(
           cli,

@@ -64,7 +64,7 @@ async function main(): Promise<void> {
     LOCAL_LLM_PORT: String(config.localLlmPort),
   };
   if (config.useLocalLlm) {
-    const llm = startApp('llm', 'llm/main.ts', env);
+    const llm = startApp('llm', 'local-llm/main.ts', env);
     const base = `http://127.0.0.1:${config.localLlmPort}`;
     await waitUntil(async () => (await ok(`${base}/v1/models`)) || ok(`${base}/healthz`), {
       what: 'the embedded LLM',

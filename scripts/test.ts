@@ -2,7 +2,7 @@
  * `npm test` (after typecheck and lint): sets up what the tests need (Temporal,
  * Postgres with a test database, Redis, a prebuilt workflow bundle), runs the test
  * files with node:test, stops what it started and exits with the tests' status.
- * Arguments, if any, are the test files to run (`npm test -- test/llm.test.ts`).
+ * Arguments, if any, are the test files to run (`npm test -- test/unit/llm.test.ts`).
  */
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
@@ -14,7 +14,7 @@ const TEST_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/chat_test';
 const TEST_CONCURRENCY = 2;
 /**
  * Longest one test (and one test file) may take before the runner fails it (no hangs
- * in CI). test/release.test.ts compiles the release first: on a loaded two-core machine
+ * in CI). test/stack/release.test.ts compiles the release first: on a loaded two-core machine
  * that alone takes one to two minutes.
  * A fault-suite file (test/faults/) starts a stack of its own and waits out a 45 s
  * Postgres outage by design.
@@ -37,7 +37,9 @@ async function main(): Promise<number> {
   // The fault suite (test/faults/) kills and restarts whole stacks: it runs after the
   // other files, so its load never competes with their timing-sensitive tests.
   const isFault = (file: string) => file.split(path.sep).includes('faults');
-  const phases = [files.filter((f) => !isFault(f)), files.filter(isFault)].filter((p) => p.length > 0);
+  const phases = [files.filter((f) => !isFault(f)), files.filter(isFault)].filter(
+    (p) => p.length > 0,
+  );
   let code = 0;
   for (const phase of phases) {
     log.info(`running ${phase.length} test file(s)`);

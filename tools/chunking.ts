@@ -5,7 +5,7 @@
  * a whole chunk is split by tokens.
  */
 import type { TiktokenEncoding } from 'tiktoken';
-import { countTextTokens, splitTokens } from '../lib/tokens';
+import { countTextTokens, splitTokens } from '../prompt/tokens';
 
 /** Splits `text` into chunks of at most `chunkTokens` tokens each (counted per word). */
 export function chunkText(text: string, chunkTokens: number, encoding: TiktokenEncoding): string[] {

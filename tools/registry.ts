@@ -3,14 +3,14 @@
  * argument schema (zod, validated here; sent to the LLM as JSON Schema) and whether it
  * is long-running (its own workflow) or fast (runs inside the chat request).
  *
- * Adding a tool: add its name to `TOOL_NAMES` (contracts/definitions.ts), its entry
+ * Adding a tool: add its name to `TOOL_NAMES` (contracts/tool.ts), its entry
  * below, and for a long-running tool its activity and a case in `workflows/tool.ts`.
  */
 import { z } from 'zod';
-import { TOOL_NAMES, type ToolName, type ToolOutcome } from '../contracts/definitions';
+import { TOOL_NAMES, type ToolName, type ToolOutcome } from '../contracts/tool';
 import { CalculatorError, evaluate, MAX_EXPRESSION_CHARS } from './calculator';
 
-export type { ToolOutcome } from '../contracts/definitions';
+export type { ToolOutcome } from '../contracts/tool';
 
 interface ToolSpec {
   description: string;
@@ -86,7 +86,10 @@ export function toolDefinitions(names: readonly string[]): ToolDefinition[] {
     if (!def) {
       const parameters = { ...z.toJSONSchema(TOOLS[name].schema) } as Record<string, unknown>;
       delete parameters.$schema;
-      def = { type: 'function', function: { name, description: TOOLS[name].description, parameters } };
+      def = {
+        type: 'function',
+        function: { name, description: TOOLS[name].description, parameters },
+      };
       definitions.set(name, def);
     }
     return def;
@@ -100,7 +103,10 @@ export type ValidatedCall =
 /** Checks a tool call from the LLM: a known tool, JSON arguments that fit its schema. */
 export function validateToolCall(name: string, rawArguments: string): ValidatedCall {
   if (!isToolName(name)) {
-    return { ok: false, error: `unknown tool "${name}"; available tools: ${TOOL_NAMES.join(', ')}` };
+    return {
+      ok: false,
+      error: `unknown tool "${name}"; available tools: ${TOOL_NAMES.join(', ')}`,
+    };
   }
   let raw: unknown;
   try {

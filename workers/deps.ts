@@ -2,13 +2,13 @@
 import OpenAI from 'openai';
 import type { ActivityDeps } from '../activities';
 import type { Config, LlmEndpoint } from '../lib/config';
-import { createPool } from '../lib/db';
+import { createPool } from '../store/db';
 import { CircuitBreaker } from '../lib/circuit-breaker';
-import { SummaryStore } from '../lib/summaries';
+import { SummaryStore } from '../store/summaries';
 import type { Logger } from '../lib/logger';
-import { UsageCounters } from '../lib/usage-counters';
-import { createCacheRedis, createRedis } from '../lib/redis';
-import { UserService } from '../lib/user-service';
+import { UsageCounters } from '../usage/counters';
+import { createCacheRedis, createRedis } from '../store/redis';
+import { UserService } from '../users/user-service';
 import { MeteredEventLog } from './metered-event-log';
 
 /** An OpenAI client for an endpoint. Temporal owns retries: the client never retries. */

@@ -16,7 +16,7 @@
  * chat requests here; refusals are counted in `quota_refusals_total`.
  */
 import { TERMINAL_EVENT_TYPES, type RequestEvent } from '../contracts/protocol';
-import { EventLog, type AppendOptions, type Appended } from '../lib/event-log';
+import { EventLog, type AppendOptions, type Appended } from '../store/event-log';
 import { chatRequestsTotal } from '../lib/metrics';
 
 /** The method of chat requests that name none (the WebSocket; see the module doc). */

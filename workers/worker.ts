@@ -9,7 +9,7 @@ import type { DataConverter } from '@temporalio/common';
 import type { NativeConnection } from '@temporalio/worker';
 import { Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
-import type { TaskQueues } from '../contracts/definitions';
+import type { TaskQueues } from '../contracts/common';
 import { workflowBundle } from './bundle';
 
 export interface WorkerSetup {
@@ -57,7 +57,12 @@ const QUEUE_OPTIONS: Record<keyof TaskQueues, Partial<WorkerOptions>> = {
   summaries: { maxConcurrentActivityTaskExecutions: 4 },
 };
 
-export const ALL_QUEUES: ReadonlyArray<keyof TaskQueues> = ['chat', 'tools', 'billing', 'summaries'];
+export const ALL_QUEUES: ReadonlyArray<keyof TaskQueues> = [
+  'chat',
+  'tools',
+  'billing',
+  'summaries',
+];
 
 /** Creates one worker per served task queue; run them with `runWorkers`. */
 export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {

@@ -7,7 +7,7 @@
  */
 import { proxyLocalActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { BillingResult, UsageRecord } from '../contracts/definitions';
+import type { BillingResult, UsageRecord } from '../contracts/billing';
 import { FAILURE_TYPES } from '../contracts/errors';
 
 /** The backoff ceiling while Postgres is down. */

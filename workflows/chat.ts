@@ -22,8 +22,8 @@ import {
   type ChatPhase,
   type ChatWorkflowInput,
   type ChatWorkflowResult,
-  type TokenUsage,
-} from '../contracts/definitions';
+} from '../contracts/chat';
+import type { TokenUsage } from '../contracts/common';
 import {
   ERRORS,
   errorSpecForType,
@@ -41,7 +41,7 @@ import { quotaRefusalMessage, RequestMeter } from './usage';
 /**
  * Patch: the reply step writes the ledger row (one workflow execution per request)
  * instead of a billing child per request. Histories recorded before it replay through
- * the legacy branch (test/replay.test.ts, the `.v1` recordings); remove that branch
+ * the legacy branch (test/unit/replay.test.ts, the `.v1` recordings); remove that branch
  * with `deprecatePatch` once no such workflow can still be running (chat workflows
  * live at most an hour).
  */
@@ -121,7 +121,8 @@ export async function chatWorkflow(input: ChatWorkflowInput): Promise<ChatWorkfl
     });
     if (spec === ERRORS.LlmUnavailable || spec === ERRORS.Internal) {
       // A system failure: fail the workflow so operators see it in the Temporal UI.
-      const type = spec === ERRORS.LlmUnavailable ? FAILURE_TYPES.LlmUnavailable : FAILURE_TYPES.Internal;
+      const type =
+        spec === ERRORS.LlmUnavailable ? FAILURE_TYPES.LlmUnavailable : FAILURE_TYPES.Internal;
       throw catalogFailure(type, spec.message, {
         cause: err instanceof Error ? err : undefined,
         nonRetryable: true,
@@ -131,8 +132,7 @@ export async function chatWorkflow(input: ChatWorkflowInput): Promise<ChatWorkfl
   }
 }
 
-type FinishedReply = Reply &
-  Partial<CompletionReply> & { summaryDue: boolean; foldBefore: string };
+type FinishedReply = Reply & Partial<CompletionReply> & { summaryDue: boolean; foldBefore: string };
 
 /** What `done` carries beyond the reply text, for a completion (and its metrics label). */
 function doneExtras(input: ChatWorkflowInput, reply: FinishedReply) {

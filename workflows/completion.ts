@@ -6,7 +6,8 @@
  * offered. Retries, fencing and `restart` events are the LLM activity's, as on the
  * WebSocket chat.
  */
-import type { ChatWorkflowInput, CompletionRequest, LlmToolCall, PromptMessage, TokenUsage } from '../contracts/definitions';
+import type { ChatWorkflowInput, CompletionRequest } from '../contracts/chat';
+import type { LlmToolCall, PromptMessage, TokenUsage } from '../contracts/common';
 import { llmActivities } from './proxies';
 
 export interface CompletionReply {
@@ -33,7 +34,9 @@ export async function converseForClient(
     messages,
     maxTokens: Math.min(completion.sampling.maxTokens ?? cap, cap),
     round: 0,
-    ...(completion.tools?.length ? { clientTools: completion.tools, toolChoice: completion.toolChoice } : {}),
+    ...(completion.tools?.length
+      ? { clientTools: completion.tools, toolChoice: completion.toolChoice }
+      : {}),
     sampling: completion.sampling,
   });
   onUsage(result.usage);

@@ -8,14 +8,13 @@
  */
 import {
   addUsage,
-  MAX_TOOL_ROUNDS,
   NO_USAGE,
-  TOOL_NAMES,
-  type ChatWorkflowInput,
   type LlmToolCall,
   type PromptMessage,
   type TokenUsage,
-} from '../contracts/definitions';
+} from '../contracts/common';
+import { MAX_TOOL_ROUNDS, TOOL_NAMES } from '../contracts/tool';
+import type { ChatWorkflowInput } from '../contracts/chat';
 import { fast, llmActivities } from './proxies';
 import { runToolCalls } from './tool-calls';
 
@@ -31,7 +30,11 @@ function normalizeCalls(calls: readonly LlmToolCall[], round: number): LlmToolCa
     let id = c.id;
     if (!id || seen.has(id)) id = `call_r${round}_${i}`;
     seen.add(id);
-    return { id, type: 'function', function: { name: c.function.name, arguments: c.function.arguments } };
+    return {
+      id,
+      type: 'function',
+      function: { name: c.function.name, arguments: c.function.arguments },
+    };
   });
 }
 
@@ -64,7 +67,11 @@ export async function converse(
     if (!offerTools || result.toolCalls.length === 0) return { content: result.content, usage };
 
     const calls = normalizeCalls(result.toolCalls, round);
-    const asked: PromptMessage = { role: 'assistant', content: result.content || null, tool_calls: calls };
+    const asked: PromptMessage = {
+      role: 'assistant',
+      content: result.content || null,
+      tool_calls: calls,
+    };
     // Stored before any tool message so a later request's history replays in order.
     await fast.saveToolCalls({
       requestId: input.requestId,

@@ -8,7 +8,7 @@ import {
   type LocalActivityOptions,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { ChatSettings } from '../contracts/definitions';
+import type { ChatSettings } from '../contracts/chat';
 import { FAILURE_TYPES, type FailureType } from '../contracts/errors';
 
 /** Domain failures that no retry can fix. */

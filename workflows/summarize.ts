@@ -8,10 +8,10 @@ import { ParentClosePolicy, proxyActivities, startChild } from '@temporalio/work
 import type { Activities } from '../activities';
 import {
   summaryWorkflowId,
-  type ChatWorkflowInput,
   type SummarizeWorkflowInput,
   type SummarizeWorkflowResult,
-} from '../contracts/definitions';
+} from '../contracts/summarize';
+import type { ChatWorkflowInput } from '../contracts/chat';
 
 /** Two attempts, then the run fails (the breaker decides when to try again). */
 const summaries = proxyActivities<Activities>({
@@ -19,7 +19,9 @@ const summaries = proxyActivities<Activities>({
   retry: { initialInterval: '1s', maximumAttempts: 2 },
 });
 
-export async function summarizeWorkflow(input: SummarizeWorkflowInput): Promise<SummarizeWorkflowResult> {
+export async function summarizeWorkflow(
+  input: SummarizeWorkflowInput,
+): Promise<SummarizeWorkflowResult> {
   return await summaries.summarizeSession(input);
 }
 

@@ -21,17 +21,19 @@ import {
   addUsage,
   NO_USAGE,
   SESSION_ID_SEARCH_ATTRIBUTE,
+  type LlmToolCall,
+  type PromptMessage,
+  type TokenUsage,
+} from '../contracts/common';
+import {
   TOOL_NAME_SEARCH_ATTRIBUTE,
   legacyToolWorkflowId,
   toolMessageContent,
   toolWorkflowId,
-  type ChatWorkflowInput,
-  type LlmToolCall,
-  type PromptMessage,
-  type TokenUsage,
   type ToolOutcome,
   type ToolTaskMemo,
-} from '../contracts/definitions';
+} from '../contracts/tool';
+import type { ChatWorkflowInput } from '../contracts/chat';
 import { fast } from './proxies';
 import { toolWorkflow } from './tool';
 
@@ -50,7 +52,8 @@ interface CallResult {
 function failureMessage(err: unknown): string {
   let cause: unknown = err;
   while (cause instanceof ChildWorkflowFailure && cause.cause) cause = cause.cause;
-  if (cause instanceof ApplicationFailure && cause.message) return `the tool failed: ${cause.message}`;
+  if (cause instanceof ApplicationFailure && cause.message)
+    return `the tool failed: ${cause.message}`;
   return 'the tool failed';
 }
 
@@ -80,7 +83,11 @@ async function runToolCall(input: ChatWorkflowInput, call: LlmToolCall): Promise
     let outcome: ToolOutcome;
     let usage = NO_USAGE;
     try {
-      const memo: ToolTaskMemo = { userId: input.userId, requestId: input.requestId, toolCallId: call.id };
+      const memo: ToolTaskMemo = {
+        userId: input.userId,
+        requestId: input.requestId,
+        toolCallId: call.id,
+      };
       const done = await executeChild(toolWorkflow, {
         workflowId: taskId,
         taskQueue: input.taskQueues.tools,

@@ -25,7 +25,7 @@ import {
   type ToolState,
   type ToolWorkflowInput,
   type ToolWorkflowResult,
-} from '../contracts/definitions';
+} from '../contracts/tool';
 import { FAILURE_TYPES, failure, failureType } from '../contracts/errors';
 import { fast, NON_RETRYABLE } from './proxies';
 
@@ -67,9 +67,13 @@ async function run(input: ToolWorkflowInput): Promise<ToolWorkflowResult> {
       return { result: { summary: out.summary, chunks: out.chunks }, usage: out.usage };
     }
     default:
-      throw failure(FAILURE_TYPES.InvalidToolArguments, `${input.tool} is not a long-running tool`, {
-        nonRetryable: true,
-      });
+      throw failure(
+        FAILURE_TYPES.InvalidToolArguments,
+        `${input.tool} is not a long-running tool`,
+        {
+          nonRetryable: true,
+        },
+      );
   }
 }
 
@@ -106,7 +110,12 @@ export async function toolWorkflow(input: ToolWorkflowInput): Promise<ToolWorkfl
 
   try {
     const out = await run(input);
-    Object.assign(state, { status: 'completed', progress: 100, message: 'done', result: out.result });
+    Object.assign(state, {
+      status: 'completed',
+      progress: 100,
+      message: 'done',
+      result: out.result,
+    });
     await record('ok');
     return out;
   } catch (err) {

@@ -20,14 +20,9 @@ import {
   ParentClosePolicy,
   startChild,
 } from '@temporalio/workflow';
-import {
-  addUsage,
-  billingWorkflowId,
-  NO_USAGE,
-  type ChatWorkflowInput,
-  type TokenUsage,
-  type UsageRecord,
-} from '../contracts/definitions';
+import { addUsage, NO_USAGE, type TokenUsage } from '../contracts/common';
+import { billingWorkflowId, type UsageRecord } from '../contracts/billing';
+import type { ChatWorkflowInput } from '../contracts/chat';
 import { FAILURE_TYPES } from '../contracts/errors';
 import { billingWorkflow } from './billing';
 import { fast, storeActivities } from './proxies';

@@ -1,5 +1,5 @@
 /**
- * Renders a chat request's event log (lib/event-log.ts) as OpenAI Chat Completions:
+ * Renders a chat request's event log (store/event-log.ts) as OpenAI Chat Completions:
  * `chat.completion.chunk` Server-Sent Events, or one `chat.completion` object.
  *
  * The SSE rendering is a pure function of the log, so any API process renders the same
@@ -16,13 +16,13 @@
  * same key (without `Last-Event-ID`) gets the "final" rendering instead: the finished
  * reply in one piece, with ids `f.<k>`.
  */
-import { NO_USAGE, type LlmToolCall, type TokenUsage } from '../../contracts/definitions';
+import { NO_USAGE, type LlmToolCall, type TokenUsage } from '../../contracts/common';
 
 /** Token counts as the `usage` event carries them. */
 export type Usage = Pick<TokenUsage, 'promptTokens' | 'completionTokens' | 'totalTokens'>;
 import type { RequestEvent } from '../../contracts/protocol';
 import { ERRORS, errorSpecForCode, type ErrorSpec } from '../../contracts/errors';
-import { toEventId } from '../../lib/event-log';
+import { toEventId } from '../../store/event-log';
 import { AppError, errorBody } from '../errors';
 
 /** What every chunk of one completion repeats. */
@@ -57,11 +57,16 @@ export function parseSseId(id: string): SsePosition | undefined {
   return { seq: Number(m[1]), part: m[2] === undefined ? 0 : Number(m[2]), final: false };
 }
 
-const sseId = (seq: number, part: number) => (part === 0 ? toEventId(seq) : `${toEventId(seq)}.${part}`);
+const sseId = (seq: number, part: number) =>
+  part === 0 ? toEventId(seq) : `${toEventId(seq)}.${part}`;
 
 /** OpenAI's `usage` object. */
 export function openAiUsage(u: Usage) {
-  return { prompt_tokens: u.promptTokens, completion_tokens: u.completionTokens, total_tokens: u.totalTokens };
+  return {
+    prompt_tokens: u.promptTokens,
+    completion_tokens: u.completionTokens,
+    total_tokens: u.totalTokens,
+  };
 }
 
 /** The error object of an SSE `error` event (OpenAI's shape). */
@@ -168,7 +173,8 @@ export class ChunkRenderer {
   /** The chunks that close a finished completion: tool calls, finish, usage, [DONE]. */
   private ending(done: Extract<RequestEvent, { type: 'done' }>): unknown[] {
     const out: unknown[] = [];
-    if (done.toolCalls?.length) out.push(this.chunk({ tool_calls: toolCallDeltas(done.toolCalls) }));
+    if (done.toolCalls?.length)
+      out.push(this.chunk({ tool_calls: toolCallDeltas(done.toolCalls) }));
     out.push(this.chunk({}, finishReasonOf(done)));
     if (this.meta.includeUsage) out.push(this.usageChunk());
     out.push('[DONE]');
@@ -182,7 +188,8 @@ export class ChunkRenderer {
       return piece;
     }
     this.attempt += piece;
-    if (this.attempt.length <= this.sent.length) return this.sent.startsWith(this.attempt) ? '' : undefined;
+    if (this.attempt.length <= this.sent.length)
+      return this.sent.startsWith(this.attempt) ? '' : undefined;
     if (!this.attempt.startsWith(this.sent)) return undefined;
     const fresh = this.attempt.slice(this.sent.length);
     this.sent = this.attempt;
@@ -199,7 +206,10 @@ export class ChunkRenderer {
   }
 
   /** The "final" rendering of a finished request: the whole reply at once (ids `f.<k>`). */
-  finalRendering(done: Extract<RequestEvent, { type: 'done' }>, usage: Usage | undefined): SseEvent[] {
+  finalRendering(
+    done: Extract<RequestEvent, { type: 'done' }>,
+    usage: Usage | undefined,
+  ): SseEvent[] {
     this.usage = usage;
     const data = [this.chunk({ role: 'assistant', content: done.content }), ...this.ending(done)];
     return data.map((d, k) => ({ id: `f.${k}`, data: d }));
@@ -218,10 +228,18 @@ export function completionObject(
   done: Extract<RequestEvent, { type: 'done' }>,
   usage: Usage | undefined,
 ): unknown {
-  const message: Record<string, unknown> = { role: 'assistant', content: done.content, refusal: null };
+  const message: Record<string, unknown> = {
+    role: 'assistant',
+    content: done.content,
+    refusal: null,
+  };
   if (done.toolCalls?.length) {
     message.content = done.content || null;
-    message.tool_calls = done.toolCalls.map((c) => ({ id: c.id, type: 'function', function: c.function }));
+    message.tool_calls = done.toolCalls.map((c) => ({
+      id: c.id,
+      type: 'function',
+      function: c.function,
+    }));
   }
   return {
     id: meta.id,

@@ -5,7 +5,8 @@
  * parts (other kinds, e.g. images, are refused: the models here read text).
  */
 import { z } from 'zod';
-import type { CompletionRequest, PromptMessage } from '../../contracts/definitions';
+import type { CompletionRequest } from '../../contracts/chat';
+import type { PromptMessage } from '../../contracts/common';
 import { ERRORS } from '../../contracts/errors';
 import { AppError } from '../errors';
 import { storable } from '../frames';
@@ -13,7 +14,10 @@ import { storable } from '../frames';
 // Text that may be stored (X-Session-Id) or sent on is refused at the door when it cannot
 // be stored as sent, as on the WebSocket (docs/API.md "Validation").
 const textParts = z.array(
-  z.object({ type: z.literal('text', { message: 'only text content parts are supported' }), text: storable(z.string()) }),
+  z.object({
+    type: z.literal('text', { message: 'only text content parts are supported' }),
+    text: storable(z.string()),
+  }),
 );
 const content = z.union([storable(z.string()), textParts]);
 
@@ -110,12 +114,22 @@ export function parseCompletionRequest(raw: unknown): ParsedCompletion {
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const param = issue?.path.length ? issue.path.map(String).join('.') : undefined;
-    throw new AppError(ERRORS.BadRequest, `${param ? `${param}: ` : ''}${issue?.message ?? 'invalid request'}`, undefined, param);
+    throw new AppError(
+      ERRORS.BadRequest,
+      `${param ? `${param}: ` : ''}${issue?.message ?? 'invalid request'}`,
+      undefined,
+      param,
+    );
   }
   const b = parsed.data;
   const messages = b.messages.map(toPrompt);
   if (!messages.some((m) => m.role !== 'system')) {
-    throw new AppError(ERRORS.BadRequest, 'messages: needs at least one non-system message', undefined, 'messages');
+    throw new AppError(
+      ERRORS.BadRequest,
+      'messages: needs at least one non-system message',
+      undefined,
+      'messages',
+    );
   }
   const maxTokens = b.max_completion_tokens ?? b.max_tokens ?? undefined;
   const stop = typeof b.stop === 'string' ? [b.stop] : (b.stop ?? undefined);
@@ -130,7 +144,9 @@ export function parseCompletionRequest(raw: unknown): ParsedCompletion {
       ...(b.tools?.length && b.tool_choice ? { toolChoice: b.tool_choice } : {}),
       sampling: {
         ...(maxTokens !== undefined ? { maxTokens } : {}),
-        ...(b.temperature !== undefined && b.temperature !== null ? { temperature: b.temperature } : {}),
+        ...(b.temperature !== undefined && b.temperature !== null
+          ? { temperature: b.temperature }
+          : {}),
         ...(b.top_p !== undefined && b.top_p !== null ? { topP: b.top_p } : {}),
         ...(stop?.length ? { stop } : {}),
       },

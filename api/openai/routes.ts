@@ -18,7 +18,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import express, { type Request, type Response, type Router } from 'express';
 import type { RequestEvent } from '../../contracts/protocol';
 import { ERRORS, errorSpecForCode } from '../../contracts/errors';
-import { decodeEntry, requestKeys, seqOfStreamId } from '../../lib/event-log';
+import { decodeEntry, requestKeys, seqOfStreamId } from '../../store/event-log';
 import type { AuthUser } from '../auth';
 import { startChat } from '../chat';
 import { chatRateLimiter } from '../rate-limit';
@@ -45,7 +45,10 @@ const PRINTABLE = /^[\x20-\x7e]{1,255}$/;
 
 /** The request id an `Idempotency-Key` maps to: a UUID (version 8) from SHA-256. */
 export function requestIdForKey(userId: string, key: string): string {
-  const b = createHash('sha256').update(`openai-idempotency\n${userId}\n${key}`).digest().subarray(0, 16);
+  const b = createHash('sha256')
+    .update(`openai-idempotency\n${userId}\n${key}`)
+    .digest()
+    .subarray(0, 16);
   b[6] = ((b[6] as number) & 0x0f) | 0x80;
   b[8] = ((b[8] as number) & 0x3f) | 0x80;
   const h = b.toString('hex');
@@ -81,12 +84,22 @@ async function completionMeta(
   const key = `${requestKeys(userId, requestId).stream}:openai-meta`;
   const fresh = JSON.stringify({ created: Math.floor(Date.now() / 1000), model });
   await deps.redis.set(key, fresh, 'EX', deps.config.eventTtlSeconds, 'NX');
-  const stored = JSON.parse((await deps.redis.get(key)) ?? fresh) as { created: number; model: string };
-  return { id: `chatcmpl-${requestId}`, created: stored.created, model: stored.model, includeUsage };
+  const stored = JSON.parse((await deps.redis.get(key)) ?? fresh) as {
+    created: number;
+    model: string;
+  };
+  return {
+    id: `chatcmpl-${requestId}`,
+    created: stored.created,
+    model: stored.model,
+    includeUsage,
+  };
 }
 
 function writeSse(res: Response, e: SseEvent): void {
-  res.write(`id: ${e.id}\ndata: ${typeof e.data === 'string' ? e.data : JSON.stringify(e.data)}\n\n`);
+  res.write(
+    `id: ${e.id}\ndata: ${typeof e.data === 'string' ? e.data : JSON.stringify(e.data)}\n\n`,
+  );
 }
 
 /** Builds the router; mount it on `/v1` with the auth middleware before it. */
@@ -106,22 +119,40 @@ export function openAiRoutes(deps: ApiDeps): Router {
     const parsed = parseCompletionRequest(req.body);
     const idempotencyKey = req.get('idempotency-key');
     if (idempotencyKey !== undefined && !PRINTABLE.test(idempotencyKey)) {
-      throw new AppError(ERRORS.BadRequest, 'Idempotency-Key must be 1-255 printable ASCII characters', undefined, 'Idempotency-Key');
+      throw new AppError(
+        ERRORS.BadRequest,
+        'Idempotency-Key must be 1-255 printable ASCII characters',
+        undefined,
+        'Idempotency-Key',
+      );
     }
     const lastEventIdHeader = req.get('last-event-id');
     let after: SsePosition | undefined;
     if (lastEventIdHeader !== undefined) {
       if (idempotencyKey === undefined) {
-        throw new AppError(ERRORS.BadRequest, 'Last-Event-ID needs the Idempotency-Key of the stream', undefined, 'Last-Event-ID');
+        throw new AppError(
+          ERRORS.BadRequest,
+          'Last-Event-ID needs the Idempotency-Key of the stream',
+          undefined,
+          'Last-Event-ID',
+        );
       }
       after = parseSseId(lastEventIdHeader);
-      if (!after) throw new AppError(ERRORS.BadRequest, 'Last-Event-ID is not an event id of this API', undefined, 'Last-Event-ID');
+      if (!after)
+        throw new AppError(
+          ERRORS.BadRequest,
+          'Last-Event-ID is not an event id of this API',
+          undefined,
+          'Last-Event-ID',
+        );
     }
     const sessionHeader = req.get('x-session-id');
     const sessionId = sessionHeader?.trim().toLowerCase();
-    if (sessionId !== undefined && !isUuid(sessionId)) throw new AppError(ERRORS.NotFound, 'session not found');
+    if (sessionId !== undefined && !isUuid(sessionId))
+      throw new AppError(ERRORS.NotFound, 'session not found');
 
-    const requestId = idempotencyKey !== undefined ? requestIdForKey(user.userId, idempotencyKey) : randomUUID();
+    const requestId =
+      idempotencyKey !== undefined ? requestIdForKey(user.userId, idempotencyKey) : randomUUID();
     const start = (model: string) =>
       startChat(deps, user, {
         requestId,
@@ -137,12 +168,22 @@ export function openAiRoutes(deps: ApiDeps): Router {
     const limiter = chatRateLimiter(deps.redis);
     const rate = await limiter.take(user.userId, requestId, deps.config.rateLimitPerMinute);
     if (!rate.allowed) await start(parsed.model ?? deps.config.llm.model);
-    const meta = await completionMeta(deps, user.userId, requestId, parsed.model ?? deps.config.llm.model, parsed.includeUsage);
+    const meta = await completionMeta(
+      deps,
+      user.userId,
+      requestId,
+      parsed.model ?? deps.config.llm.model,
+      parsed.includeUsage,
+    );
     if (rate.allowed) {
       const { duplicate } = await start(meta.model);
       if (duplicate && rate.counted) await limiter.refund(user.userId, requestId);
     }
-    const followed = { userId: user.userId, requestId, stream: requestKeys(user.userId, requestId).stream };
+    const followed = {
+      userId: user.userId,
+      requestId,
+      stream: requestKeys(user.userId, requestId).stream,
+    };
     if (parsed.stream) await streamAnswer(deps, req, res, followed, meta, after);
     else await wholeAnswer(deps, req, res, followed, meta);
   });
@@ -175,7 +216,13 @@ function follow(deps: ApiDeps, f: Followed, handler: EventHandler): () => void {
 }
 
 /** Waits for the request's end and answers one `chat.completion` (or its error). */
-function wholeAnswer(deps: ApiDeps, req: Request, res: Response, followed: Followed, meta: CompletionMeta): Promise<void> {
+function wholeAnswer(
+  deps: ApiDeps,
+  req: Request,
+  res: Response,
+  followed: Followed,
+  meta: CompletionMeta,
+): Promise<void> {
   return new Promise((resolve) => {
     let usage: Usage | undefined;
     const stop = follow(deps, followed, (event) => {
@@ -249,13 +296,17 @@ async function streamAnswer(
       if (final) {
         if (event.type !== 'done' && event.type !== 'error') return;
         begin();
-        const parts = event.type === 'done' ? renderer.finalRendering(event, usage) : renderer.push(event, seq);
+        const parts =
+          event.type === 'done' ? renderer.finalRendering(event, usage) : renderer.push(event, seq);
         for (const e of parts) if (isAfter(e.id, after)) writeSse(res, e);
         return finish();
       }
       const parts = renderer.push(event, seq);
       const decisive =
-        parts.length > 0 || event.type === 'restart' || event.type === 'delta' || event.type === 'done';
+        parts.length > 0 ||
+        event.type === 'restart' ||
+        event.type === 'delta' ||
+        event.type === 'done';
       if (decisive) begin();
       for (const e of parts) if (isAfter(e.id, after)) writeSse(res, e);
       if (renderer.ended) finish();

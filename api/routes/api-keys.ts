@@ -2,7 +2,7 @@
 import express, { type Request, type Router } from 'express';
 import { z } from 'zod';
 import { ERRORS } from '../../contracts/errors';
-import { MAX_KEY_NAME_CHARS, TooManyKeysError } from '../../lib/api-keys';
+import { MAX_KEY_NAME_CHARS, TooManyKeysError } from '../../users/api-keys';
 import type { ApiDeps } from '../deps';
 import { AppError } from '../errors';
 import { isUuid, storable } from '../frames';
@@ -30,7 +30,7 @@ function callerOf(req: Request): string {
  * - `GET /me/api-keys`: 200 `{keys:[{keyId, name, prefix, createdAt, lastUsedAt}]}`,
  *   live keys only, oldest first.
  * - `DELETE /me/api-keys/:keyId`: 204; another user's key, a revoked or an unknown one:
- *   404. Every API process refuses the key within a second (lib/api-keys.ts).
+ *   404. Every API process refuses the key within a second (users/api-keys.ts).
  */
 export function apiKeyRoutes(deps: ApiDeps): Router {
   const router = express.Router();

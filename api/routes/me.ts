@@ -2,8 +2,8 @@
 import express, { type Request, type Router } from 'express';
 import { z } from 'zod';
 import { ERRORS } from '../../contracts/errors';
-import { PROFILE_LIMITS as L, type ProfilePatch } from '../../lib/user-profile';
-import type { UserContext } from '../../lib/users';
+import { PROFILE_LIMITS as L, type ProfilePatch } from '../../users/user-profile';
+import type { UserContext } from '../../users/users';
 import type { ApiDeps } from '../deps';
 import { AppError } from '../errors';
 

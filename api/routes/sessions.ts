@@ -7,10 +7,10 @@
  */
 import { WorkflowNotFoundError } from '@temporalio/client';
 import express, { type Request } from 'express';
-import { cancelSignal, chatWorkflowId } from '../../contracts/definitions';
+import { cancelSignal, chatWorkflowId } from '../../contracts/chat';
 import { ERRORS } from '../../contracts/errors';
-import { decodeCursor, SessionStore, TITLE_MAX_CHARS, TITLE_MIN_CHARS } from '../../lib/sessions';
-import { unstorableTextProblem } from '../../lib/storable-text';
+import { decodeCursor, SessionStore, TITLE_MAX_CHARS, TITLE_MIN_CHARS } from '../../store/sessions';
+import { unstorableTextProblem } from '../../store/storable-text';
 import type { ApiDeps } from '../deps';
 import { AppError } from '../errors';
 import { isUuid } from '../frames';
@@ -34,7 +34,10 @@ function parseListLimit(raw: unknown): number {
   if (raw === undefined) return DEFAULT_LIST_LIMIT;
   const n = Number(raw);
   if (typeof raw !== 'string' || !Number.isInteger(n) || n < 1 || n > MAX_LIST_LIMIT) {
-    throw new AppError(ERRORS.BadRequest, `limit must be a whole number from 1 to ${MAX_LIST_LIMIT}`);
+    throw new AppError(
+      ERRORS.BadRequest,
+      `limit must be a whole number from 1 to ${MAX_LIST_LIMIT}`,
+    );
   }
   return n;
 }

@@ -7,7 +7,7 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
 import express, { type Request } from 'express';
 import { ERRORS } from '../../contracts/errors';
-import { describeOwnedTask, loadTaskState, taskRequestId } from '../../lib/tool-tasks';
+import { describeOwnedTask, loadTaskState, taskRequestId } from '../../store/tool-tasks';
 import type { ApiDeps } from '../deps';
 import { AppError } from '../errors';
 

@@ -1,10 +1,10 @@
 /** `GET /v1/me/usage?days=N`: the caller's token usage and quotas (docs/API.md "HTTP"). */
 import express, { type Request, type Router } from 'express';
 import type { Redis } from 'ioredis';
-import type { Plan } from '../../contracts/definitions';
+import type { Plan } from '../../contracts/common';
 import { ERRORS } from '../../contracts/errors';
-import { UsageCounters, utcDay, utcMonth } from '../../lib/usage-counters';
-import { ledgerUsage, limitsFor, startOfUtcDay } from '../../lib/usage-ledger';
+import { UsageCounters, utcDay, utcMonth } from '../../usage/counters';
+import { ledgerUsage, limitsFor, startOfUtcDay } from '../../usage/ledger';
 import type { ApiDeps } from '../deps';
 import { AppError } from '../errors';
 

@@ -5,12 +5,8 @@
  */
 import { proxyLocalActivities } from '@temporalio/workflow';
 import type { Activities } from '../../activities';
-import {
-  TOOL_NAMES,
-  type ChatSettings,
-  type ChatWorkflowInput,
-  type ChatWorkflowResult,
-} from '../../contracts/definitions';
+import { TOOL_NAMES } from '../../contracts/tool';
+import type { ChatSettings, ChatWorkflowInput, ChatWorkflowResult } from '../../contracts/chat';
 import { fast, llmActivities, NON_RETRYABLE } from '../../workflows/proxies';
 import { startBilling } from '../../workflows/usage';
 import type { TuningActivities } from '../tuning-activities';
@@ -131,8 +127,7 @@ export const benchChatMerged = (i: ChatWorkflowInput) => variant(i, { ...base, m
 export const benchChatBillingChild = (i: ChatWorkflowInput) =>
   variant(i, { ...base, billingChild: true });
 /** All of the above. */
-export const benchChatAll = (i: ChatWorkflowInput) =>
-  variant(i, { llm: 'local', merged: true });
+export const benchChatAll = (i: ChatWorkflowInput) => variant(i, { llm: 'local', merged: true });
 
 /**
  * The ceiling arm (bench/chat.ts): start, one local activity, complete. The most

@@ -10,7 +10,7 @@
 import type { Client } from '@temporalio/client';
 import { decodeRaw } from '../../lib/payload-codec';
 import type { Config } from '../../lib/config';
-import type { UsageRecord } from '../../contracts/definitions';
+import type { UsageRecord } from '../../contracts/billing';
 import type { OpsCommand } from './context';
 
 /** Closed billing runs that did not complete (visibility query). */

@@ -7,7 +7,7 @@
  *       cancels a task (the tool stops at its next heartbeat and cleans up)
  */
 import type { Client } from '@temporalio/client';
-import { pendingTools, TOOL_WORKFLOW_TYPE } from '../../lib/tool-tasks';
+import { pendingTools, TOOL_WORKFLOW_TYPE } from '../../store/tool-tasks';
 import type { OpsCommand, OpsContext } from './context';
 
 export interface StuckTool {
@@ -55,7 +55,13 @@ export async function findStuckTools(client: Client, opts: FindStuckOptions): Pr
     if (pending.length === 0) {
       const silentForMs = now - desc.startTime.getTime();
       if (silentForMs > opts.olderThanMs) {
-        stuck.push({ taskId: desc.workflowId, tool, reason: 'no_activity', attempt: 0, silentForMs });
+        stuck.push({
+          taskId: desc.workflowId,
+          tool,
+          reason: 'no_activity',
+          attempt: 0,
+          silentForMs,
+        });
       }
       continue;
     }
@@ -110,11 +116,23 @@ async function toolsStuck(args: readonly string[], ctx: OpsContext): Promise<num
   ]);
   const header = ['TASK ID', 'TOOL', 'ATTEMPT', 'SILENT FOR', 'PROGRESS', 'LAST MESSAGE'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  for (const r of [header, ...rows]) ctx.out(r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd());
+  for (const r of [header, ...rows])
+    ctx.out(
+      r
+        .map((c, i) => c.padEnd(widths[i] ?? 0))
+        .join('  ')
+        .trimEnd(),
+    );
   ctx.out('');
-  ctx.out('Inspect: Temporal UI -> Workflows -> <taskId> -> Pending Activities (last heartbeat, details)');
-  ctx.out('Cancel:  npm run ops -- tools:cancel <taskId>   (or: temporal workflow cancel -w <taskId>)');
-  ctx.out('Reset:   temporal workflow reset -w <taskId> --type LastWorkflowTask --reason "stuck tool"');
+  ctx.out(
+    'Inspect: Temporal UI -> Workflows -> <taskId> -> Pending Activities (last heartbeat, details)',
+  );
+  ctx.out(
+    'Cancel:  npm run ops -- tools:cancel <taskId>   (or: temporal workflow cancel -w <taskId>)',
+  );
+  ctx.out(
+    'Reset:   temporal workflow reset -w <taskId> --type LastWorkflowTask --reason "stuck tool"',
+  );
   return 0;
 }
 

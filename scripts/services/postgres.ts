@@ -5,7 +5,7 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Client } from 'pg';
-import { migrate } from '../../lib/migrate';
+import { migrate } from '../../store/migrate';
 import { runCommand, track, waitUntil, type ExitInfo, type Started } from './child';
 import { maskUrl, type Logger } from './log';
 import { aptInstall, isLocalHost, tail } from './system';

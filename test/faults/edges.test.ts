@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { assertStored, assertStream, chat, deltas, useFaultStack } from './invariants';
-import { eventually } from '../helpers/poll';
+import { eventually } from '../../testkit/poll';
 
 const env = useFaultStack();
 
@@ -16,7 +16,11 @@ describe('fault suite: edges', () => {
     const requestId = chat(client, sessionId, 'api dies [[tokens:40]] [[delay_ms:60]]');
     await deltas(client, requestId, 5);
     await env.stack.procs.api0!.kill();
-    await eventually('the socket to close', () => client.ws.readyState === client.ws.CLOSED, 10_000);
+    await eventually(
+      'the socket to close',
+      () => client.ws.readyState === client.ws.CLOSED,
+      10_000,
+    );
     const seen = client.of(requestId);
     const last = seen.filter((f) => f.eventId !== undefined).at(-1);
     const again = await env.stack.connect(token, 1);
@@ -36,7 +40,10 @@ describe('fault suite: edges', () => {
     await client.end(requestId, 90_000);
     const frames = client.of(requestId);
     assertStream(frames, 'llm kill');
-    assert.ok(frames.some((f) => f.type === 'restart'), 'the client was told to restart');
+    assert.ok(
+      frames.some((f) => f.type === 'restart'),
+      'the client was told to restart',
+    );
     await assertStored(env, userId, sessionId, requestId, 'llm kill');
     await client.close();
   });
@@ -49,7 +56,10 @@ describe('fault suite: edges', () => {
     await client.end(requestId, 90_000);
     const frames = client.of(requestId);
     assertStream(frames, 'redis restart');
-    assert.ok(frames.some((f) => f.type === 'restart'), 'the client was told to restart its text');
+    assert.ok(
+      frames.some((f) => f.type === 'restart'),
+      'the client was told to restart its text',
+    );
     await assertStored(env, userId, sessionId, requestId, 'redis restart');
     // The counters were lost with Redis: the next request rebuilds them from the ledger.
     const next = chat(client, sessionId, 'after the restart');

@@ -11,10 +11,10 @@ import { after, before } from 'node:test';
 import type { Client } from '@temporalio/client';
 import Redis from 'ioredis';
 import { Pool } from 'pg';
-import { pendingTools } from '../../lib/tool-tasks';
-import { UsageCounters } from '../../lib/usage-counters';
-import { reassemble, type Frame, type TestClient } from '../helpers/ws-client';
-import { eventually } from '../helpers/poll';
+import { pendingTools } from '../../store/tool-tasks';
+import { UsageCounters } from '../../usage/counters';
+import { reassemble, type Frame, type TestClient } from '../../testkit/ws-client';
+import { eventually } from '../../testkit/poll';
 import { startFaultStack, type FaultStack } from './stack';
 
 /** What a fault-suite file works with. */
@@ -60,13 +60,20 @@ export function deltas(client: TestClient, requestId: string, n: number): Promis
 
 /** The stream invariants over every frame a client received for a request. */
 export function assertStream(frames: Frame[], what: string): Frame {
-  const ends = frames.filter((f) => f.type === 'done' || (f.type === 'error' && f.eventId !== undefined));
-  assert.equal(ends.length, 1, `${what}: exactly one terminal frame (got ${ends.map((f) => f.type).join(', ')})`);
+  const ends = frames.filter(
+    (f) => f.type === 'done' || (f.type === 'error' && f.eventId !== undefined),
+  );
+  assert.equal(
+    ends.length,
+    1,
+    `${what}: exactly one terminal frame (got ${ends.map((f) => f.type).join(', ')})`,
+  );
   const done = ends[0]!;
   assert.equal(done.type, 'done', `${what}: ends with done: ${JSON.stringify(done)}`);
   assert.equal(frames.at(-1), done, `${what}: nothing after the terminal frame`);
   const ids = frames.filter((f) => f.eventId !== undefined).map((f) => Number(f.eventId));
-  for (let i = 1; i < ids.length; i++) assert.ok(ids[i]! > ids[i - 1]!, `${what}: eventIds strictly increase`);
+  for (let i = 1; i < ids.length; i++)
+    assert.ok(ids[i]! > ids[i - 1]!, `${what}: eventIds strictly increase`);
   assert.equal(reassemble(frames), done.content, `${what}: rebuilt text equals done.content`);
   return done;
 }
@@ -79,16 +86,16 @@ export async function assertStored(
   requestId: string,
   what: string,
 ): Promise<void> {
-  const replies = await env.db.query('SELECT id FROM chat_messages WHERE session_id = $1 AND message_key = $2', [
-    sessionId,
-    `${requestId}:assistant`,
-  ]);
+  const replies = await env.db.query(
+    'SELECT id FROM chat_messages WHERE session_id = $1 AND message_key = $2',
+    [sessionId, `${requestId}:assistant`],
+  );
   assert.equal(replies.rowCount, 1, `${what}: one assistant message`);
   await eventually(`${what}: its ledger row`, async () => {
-    const { rowCount } = await env.db.query('SELECT 1 FROM usage_records WHERE user_id = $1 AND request_id = $2', [
-      userId,
-      requestId,
-    ]);
+    const { rowCount } = await env.db.query(
+      'SELECT 1 FROM usage_records WHERE user_id = $1 AND request_id = $2',
+      [userId, requestId],
+    );
     return rowCount === 1;
   });
   const day = new Date(new Date().toISOString().slice(0, 10));
@@ -117,7 +124,10 @@ export async function assertStored(
 
 /** Pid of the worker process that runs the tool activity of task `taskId` now. */
 export async function toolWorkerPid(temporal: Client, taskId: string): Promise<number | undefined> {
-  const desc = await temporal.workflow.getHandle(taskId).describe().catch(() => undefined);
+  const desc = await temporal.workflow
+    .getHandle(taskId)
+    .describe()
+    .catch(() => undefined);
   if (!desc || (await pendingTools(temporal.workflow, desc)).length === 0) return undefined;
   const identity = desc.raw.pendingActivities?.[0]?.lastWorkerIdentity ?? '';
   const pid = Number(identity.split('@')[0]);

@@ -11,14 +11,18 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { signToken } from '../../api/auth';
-import { migrate } from '../../lib/migrate';
+import { migrate } from '../../store/migrate';
 import { redisAnswers } from '../../scripts/services/redis';
-import { findTemporalBinary, SEARCH_ATTRIBUTES, temporalAnswers } from '../../scripts/services/temporal';
-import { startThrowawayPostgres, type ThrowawayPostgres } from '../helpers/throwaway-pg';
-import { eventually } from '../helpers/poll';
-import { ensureBundle } from '../helpers/tool-worker-process';
-import { TestClient } from '../helpers/ws-client';
-import { freePort } from '../helpers/free-port';
+import {
+  findTemporalBinary,
+  SEARCH_ATTRIBUTES,
+  temporalAnswers,
+} from '../../scripts/services/temporal';
+import { startThrowawayPostgres, type ThrowawayPostgres } from '../../testkit/throwaway-pg';
+import { eventually } from '../../testkit/poll';
+import { ensureBundle } from '../../testkit/tool-worker-process';
+import { TestClient } from '../../testkit/ws-client';
+import { freePort } from '../../testkit/free-port';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const JWT_SECRET = `fault-suite-${randomUUID()}`;
@@ -41,7 +45,6 @@ process.once('SIGTERM', () => {
   killAll();
   process.exit(143);
 });
-
 
 /** Starts a process; `ready` (output text or a probe) says when it serves. */
 async function startProc(
@@ -101,7 +104,9 @@ export interface FaultStack {
   startWorker(name: string, queues?: string): Promise<Proc>;
   startApi(name: string, port: number): Promise<Proc>;
   /** A new user with a session and an open socket on API `apiIndex`. */
-  newChat(apiIndex?: number): Promise<{ userId: string; token: string; sessionId: string; client: TestClient }>;
+  newChat(
+    apiIndex?: number,
+  ): Promise<{ userId: string; token: string; sessionId: string; client: TestClient }>;
   connect(token: string, apiIndex?: number): Promise<TestClient>;
   stop(): Promise<void>;
 }
@@ -157,7 +162,8 @@ export async function startFaultStack(overrides: NodeJS.ProcessEnv = {}): Promis
     ...overrides,
   };
   const procs: Record<string, Proc> = {};
-  const node = (entry: string) => [process.execPath, ['--import', 'tsx', path.join(ROOT, entry)]] as const;
+  const node = (entry: string) =>
+    [process.execPath, ['--import', 'tsx', path.join(ROOT, entry)]] as const;
 
   const stack: FaultStack = {
     env,
@@ -171,32 +177,71 @@ export async function startFaultStack(overrides: NodeJS.ProcessEnv = {}): Promis
       procs.redis = await startProc(
         'redis',
         'redis-server',
-        ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
+        [
+          '--port',
+          String(redisPort),
+          '--bind',
+          '127.0.0.1',
+          '--save',
+          '',
+          '--appendonly',
+          'no',
+          '--dir',
+          dir,
+        ],
         env,
         () => redisAnswers(redisUrl),
       );
     },
     async startTemporal() {
-      const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(temporalPort), '--headless'];
-      args.push('--db-filename', path.join(dir, 'temporal.db'), '--namespace', 'default', '--log-level', 'error');
-      for (const [n, t] of Object.entries(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${n}=${t}`);
+      const args = [
+        'server',
+        'start-dev',
+        '--ip',
+        '127.0.0.1',
+        '--port',
+        String(temporalPort),
+        '--headless',
+      ];
+      args.push(
+        '--db-filename',
+        path.join(dir, 'temporal.db'),
+        '--namespace',
+        'default',
+        '--log-level',
+        'error',
+      );
+      for (const [n, t] of Object.entries(SEARCH_ATTRIBUTES))
+        args.push('--search-attribute', `${n}=${t}`);
       procs.temporal = await startProc('temporal', temporalBin, args, env, () =>
         temporalAnswers(temporalAddress, 'default'),
       );
     },
     async startLlm() {
-      const [cmd, args] = node('llm/main.ts');
+      const [cmd, args] = node('local-llm/main.ts');
       procs.llm = await startProc('llm', cmd, [...args], env, 'local llm listening');
     },
     async startWorker(name, queues) {
       const [cmd, args] = node('workers/main.ts');
-      const proc = await startProc(name, cmd, [...args], { ...env, ...(queues ? { WORKER_TASK_QUEUES: queues } : {}) }, 'worker started');
+      const proc = await startProc(
+        name,
+        cmd,
+        [...args],
+        { ...env, ...(queues ? { WORKER_TASK_QUEUES: queues } : {}) },
+        'worker started',
+      );
       procs[name] = proc;
       return proc;
     },
     async startApi(name, port) {
       const [cmd, args] = node('api/main.ts');
-      const proc = await startProc(name, cmd, [...args], { ...env, PORT: String(port) }, 'api listening');
+      const proc = await startProc(
+        name,
+        cmd,
+        [...args],
+        { ...env, PORT: String(port) },
+        'api listening',
+      );
       procs[name] = proc;
       return proc;
     },
@@ -212,7 +257,8 @@ export async function startFaultStack(overrides: NodeJS.ProcessEnv = {}): Promis
         method: 'POST',
         headers: { Authorization: `Bearer ${token}` },
       });
-      if (res.status !== 201) throw new Error(`POST /v1/sessions: ${res.status} ${await res.text()}`);
+      if (res.status !== 201)
+        throw new Error(`POST /v1/sessions: ${res.status} ${await res.text()}`);
       const { sessionId } = (await res.json()) as { sessionId: string };
       return { userId, token, sessionId, client: await stack.connect(token, apiIndex) };
     },

@@ -1,20 +1,17 @@
 /**
  * chatWorkflow's orchestration, fast: the real workflow on the real Temporal server, its
- * activities typed fakes (test/helpers/workflow-env.ts). Covers how activity failures
+ * activities typed fakes (testkit/workflow-env.ts). Covers how activity failures
  * map to the contract's errors (retried or not, by FAILURE_TYPES), the quota refusal,
  * and that usage is settled exactly once on success, LLM failure and cancel. The same
- * behaviours through the public contract are in the e2e files (test/*.e2e.test.ts).
+ * behaviours through the public contract are in the e2e files (test/stack/*.test.ts).
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import {
-  billingWorkflowId,
-  cancelSignal,
-  type LlmToolCall,
-  type TokenUsage,
-} from '../../contracts/definitions';
+import { billingWorkflowId } from '../../contracts/billing';
+import { cancelSignal } from '../../contracts/chat';
+import type { LlmToolCall, TokenUsage } from '../../contracts/common';
 import {
   ERRORS,
   FAILURE_TYPES,
@@ -22,15 +19,15 @@ import {
   type ErrorCode,
   type FailureType,
 } from '../../contracts/errors';
-import { errorEvent, expectedRecord, runChat, type Ended } from '../helpers/chat-run';
-import { eventually } from '../helpers/poll';
+import { errorEvent, expectedRecord, runChat, type Ended } from '../../testkit/chat-run';
+import { eventually } from '../../testkit/poll';
 import {
   chatFakes,
   LLM_USAGE,
   SETTLED_AT,
   useWorkflowEnv,
   type FakeActivities,
-} from '../helpers/workflow-env';
+} from '../../testkit/workflow-env';
 import type { Activities } from '../../activities';
 
 const env = useWorkflowEnv();

@@ -3,20 +3,18 @@
  * server, typed fake activities): a due summary starts as a child only after the reply
  * is stored (`done` sent), and a reply store that fails past its budget
  * (`replyStoreBudgetMs`) hands the usage record to a `billingWorkflow` child.
- * test/billing-handoff.test.ts proves the hand-off end to end with a real Postgres outage.
+ * test/stack/billing-handoff.test.ts proves the hand-off end to end with a real Postgres outage.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import {
-  billingWorkflowId,
-  summaryWorkflowId,
-} from '../../contracts/definitions';
+import { billingWorkflowId } from '../../contracts/billing';
+import { summaryWorkflowId } from '../../contracts/summarize';
 import { FAILURE_TYPES } from '../../contracts/errors';
 import { localRetryWithin } from '../../workflows/proxies';
-import { errorEvent, expectedRecord, runChat } from '../helpers/chat-run';
-import { eventually } from '../helpers/poll';
-import { uniqueTaskQueues } from '../helpers/system';
+import { errorEvent, expectedRecord, runChat } from '../../testkit/chat-run';
+import { eventually } from '../../testkit/poll';
+import { uniqueTaskQueues } from '../../testkit/system';
 import {
   CallLog,
   chatFakes,
@@ -24,7 +22,7 @@ import {
   LLM_USAGE,
   recorded,
   useWorkflowEnv,
-} from '../helpers/workflow-env';
+} from '../../testkit/workflow-env';
 
 const env = useWorkflowEnv();
 

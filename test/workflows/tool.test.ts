@@ -3,7 +3,7 @@
  * Temporal server, typed fake activities): the chat's `cancel` reaches the tool's
  * activity through the child `toolWorkflow`, the call's end is recorded and the usage
  * settled; a tool's failure is an answer the LLM reads, not a failure of the request;
- * a tool's own LLM usage joins the request's. test/tools.test.ts covers the same
+ * a tool's own LLM usage joins the request's. test/stack/tools.test.ts covers the same
  * through the WebSocket contract (progress frames, task endpoints, a killed worker).
  */
 import assert from 'node:assert/strict';
@@ -11,25 +11,23 @@ import { describe, it } from 'node:test';
 import { Context } from '@temporalio/activity';
 import { CancelledFailure } from '@temporalio/common';
 import type { Activities } from '../../activities';
+import { cancelSignal } from '../../contracts/chat';
 import {
-  cancelSignal,
   toolMessageContent,
   toolStateQuery,
   toolWorkflowId,
-  type LlmToolCall,
-  addUsage,
   type ToolState,
-  type TokenUsage,
-} from '../../contracts/definitions';
+} from '../../contracts/tool';
+import { type LlmToolCall, addUsage, type TokenUsage } from '../../contracts/common';
 import { ERRORS, FAILURE_TYPES, failure } from '../../contracts/errors';
-import { runChat } from '../helpers/chat-run';
-import { eventually } from '../helpers/poll';
+import { runChat } from '../../testkit/chat-run';
+import { eventually } from '../../testkit/poll';
 import {
   LLM_USAGE,
   SETTLED_AT,
   useWorkflowEnv,
   type FakeActivities,
-} from '../helpers/workflow-env';
+} from '../../testkit/workflow-env';
 
 const env = useWorkflowEnv();
 
@@ -182,7 +180,12 @@ describe('chatWorkflow + toolWorkflow', () => {
     );
     const total = addUsage(addUsage(LLM_USAGE, toolUsage), LLM_USAGE);
     assert.deepEqual(run.ended, {
-      result: { status: 'completed', messageId: 'reply-1', usage: total, content: 'Here is the summary.' },
+      result: {
+        status: 'completed',
+        messageId: 'reply-1',
+        usage: total,
+        content: 'Here is the summary.',
+      },
     });
     assert.deepEqual(
       run.calls.of('settleUsage').map((s) => s.usage),

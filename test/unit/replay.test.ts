@@ -1,0 +1,64 @@
+/**
+ * Replays recorded workflow histories (test/unit/fixtures/histories, recorded by
+ * scripts/record-histories.ts) against the current workflow code. A failure means a
+ * code change would break workflows already running in production: once released,
+ * guard such a change with `patched()` instead of re-recording (before the first
+ * release, re-recording with scripts/record-histories.ts is fine). This test is the
+ * gate of the README runbook "Rolling out a workflow change"; it also fails while a
+ * workflow type the workers run has no recording (so a new type cannot skip the gate).
+ */
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
+import { Worker } from '@temporalio/worker';
+import { loadConfig } from '../../lib/config';
+import * as workflows from '../../workflows';
+
+const DIR = path.join(__dirname, 'fixtures', 'histories');
+const files = readdirSync(DIR)
+  .filter((f) => f.endsWith('.json'))
+  .sort();
+const histories = new Map(
+  files.map((f) => [f, JSON.parse(readFileSync(path.join(DIR, f), 'utf8')) as unknown]),
+);
+
+/** The workflow type a recording ran (its first event's). */
+function workflowType(history: unknown): string | undefined {
+  const first = (history as { events?: Array<Record<string, any>> }).events?.[0];
+  return first?.workflowExecutionStartedEventAttributes?.workflowType?.name as string | undefined;
+}
+
+function workflowSource() {
+  const bundle = loadConfig().workflowBundlePath;
+  return bundle
+    ? { workflowBundle: { codePath: bundle } }
+    : { workflowsPath: require.resolve('../../workflows') };
+}
+
+describe('replay of recorded histories', () => {
+  it('has recordings', () => {
+    assert.ok(files.length >= 8, `histories in ${DIR}`);
+    // Both shapes of the chat workflow keep replaying: `<scenario>.json` recorded with a
+    // billing child per request, `<scenario>.v2.json` after the ledger-in-reply-step patch.
+    assert.ok(files.includes('chat-done.json') && files.includes('chat-done.v2.json'));
+  });
+
+  it('has a recording of every workflow type the workers run', () => {
+    const recorded = new Set([...histories.values()].map(workflowType));
+    const types = Object.entries(workflows)
+      .filter(([, v]) => typeof v === 'function')
+      .map(([name]) => name);
+    assert.ok(types.length >= 4, `workflow types exported by workflows/index.ts: ${types.join()}`);
+    const missing = types.filter((t) => !recorded.has(t));
+    assert.deepEqual(missing, [], 'add a scenario to scripts/record-histories.ts and record it');
+  });
+
+  for (const file of files) {
+    it(`replays ${file} deterministically`, async () => {
+      const history = historyFromJSON(histories.get(file));
+      await Worker.runReplayHistory({ ...workflowSource(), replayName: file }, history, file);
+    });
+  }
+});
