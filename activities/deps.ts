@@ -11,6 +11,8 @@ import type { PlanLimits } from '../usage/ledger';
 import type { UserService } from '../users/user-service';
 import type { DeltaFlushSettings } from '../lib/config';
 import type { ModelInfo } from '../prompt/tokens';
+import type { McpCatalog } from '../tools/mcp/catalog';
+import type { McpHub } from '../tools/mcp/hub';
 
 export interface ActivityDeps {
   db: Pool;
@@ -32,6 +34,10 @@ export interface ActivityDeps {
   limits: PlanLimits & { reservationTtlSeconds: number };
   /** How LLM tokens are coalesced into deltas (activities/delta-writer.ts); defaults when absent. */
   deltaFlush?: DeltaFlushSettings;
+  /** The MCP servers' tools as the tools workers published them (tools/mcp/catalog.ts). */
+  mcpCatalog: McpCatalog;
+  /** This process's MCP connections: only in a process that serves the tools queue. */
+  mcp?: McpHub;
   /** Extra or overriding model table entries. */
   models?: Readonly<Record<string, ModelInfo>>;
 }

@@ -3,12 +3,14 @@
  * activities-dependency-injection pattern). Workflows type their proxies with
  * `ReturnType<typeof createActivities>`.
  */
+import { createApprovalActivities } from './approvals';
 import { createBillingActivities } from './billing';
 import { createChatActivities } from './chat';
 import { createCompletionActivities } from './completions';
 import type { ActivityDeps } from './deps';
 import { withPermanentFailures } from './failures';
 import { createLlmActivities } from './llm';
+import { createMcpActivities } from './mcp';
 import { createQuotaActivities } from './quota';
 import { createSummaryActivities } from './summaries';
 import { createSummarizeDocumentActivities } from './summarize-document';
@@ -27,6 +29,8 @@ export function createActivities(deps: ActivityDeps) {
     ...createBillingActivities(deps),
     ...createToolActivities(deps),
     ...createSummarizeDocumentActivities(deps),
+    ...createMcpActivities(deps),
+    ...createApprovalActivities(deps),
   });
 }
 

@@ -16,7 +16,7 @@ import type { SamplingParams } from '../contracts/chat';
 import { FAILURE_TYPES, failure } from '../contracts/errors';
 import { lostTextRecovery } from '../store/event-log';
 import { countPromptTokens, countTextTokens, modelInfo } from '../prompt/tokens';
-import { toolDefinitions } from '../tools/registry';
+import { toolDefinitions, type ToolDefinition } from '../tools/registry';
 import type { RequestEvent } from '../contracts/protocol';
 import { DeltaWriter } from './delta-writer';
 import { streamChatCompletion } from './llm-stream';
@@ -35,6 +35,8 @@ export interface CallLlmInput {
   maxTokens: number;
   /** Names of registered tools to offer the model (tools/registry.ts); none when absent. */
   tools?: readonly string[];
+  /** Offer the tools of every MCP server that is up too (with `tools`). */
+  mcpTools?: boolean;
   /** Which LLM round of the request this is (0 first; one more after each tool round). */
   round?: number;
   /**
@@ -83,6 +85,20 @@ function isRetryableStatus(status: number | undefined): boolean {
 
 /** Creates the LLM activity over its dependencies. */
 export function createLlmActivities(deps: ActivityDeps) {
+  /** The built-in tools named, then (with `mcp`) the MCP catalog's live tools. */
+  async function offeredTools(names: readonly string[], mcp: boolean): Promise<ToolDefinition[]> {
+    const builtin = toolDefinitions(names);
+    if (!mcp) return builtin;
+    const live = await deps.mcpCatalog.liveTools();
+    return [
+      ...builtin,
+      ...live.map((t) => ({
+        type: 'function' as const,
+        function: { name: t.name, description: t.description, parameters: t.inputSchema },
+      })),
+    ];
+  }
+
   async function callLlm(input: CallLlmInput): Promise<CallLlmOutput> {
     const ctx = Context.current();
     const fence = (input.round ?? 0) * FENCE_ROUND_STRIDE + ctx.info.attempt;
@@ -124,6 +140,7 @@ export function createLlmActivities(deps: ActivityDeps) {
       onStop: () => abort.abort(),
       settings: deps.deltaFlush,
     });
+    const tools = input.tools?.length ? await offeredTools(input.tools, input.mcpTools === true) : [];
     try {
       touch();
       const params = {
@@ -132,7 +149,7 @@ export function createLlmActivities(deps: ActivityDeps) {
         stream: true,
         stream_options: { include_usage: true },
         max_tokens: input.maxTokens,
-        ...(input.tools?.length ? { tools: toolDefinitions(input.tools) } : {}),
+        ...(tools.length ? { tools } : {}),
         ...clientParams(input),
       };
       const stream = streamChatCompletion(

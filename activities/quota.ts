@@ -34,6 +34,16 @@ export interface SettleUsageInput {
   usage: TokenUsage;
   /** From the reservation; looked up again when the reservation never completed. */
   dailyLimit?: number;
+  /**
+   * Tokens of `usage` already added to the counters by earlier parts: only the rest is
+   * added now. Absent = none.
+   */
+  counted?: number;
+  /**
+   * Settles part `n` of the request (its usage so far, before it waits for an approval):
+   * the counters move and the reservation is dropped, without a `usage` event.
+   */
+  part?: number;
 }
 
 export interface SettleUsageOutput {
@@ -120,9 +130,11 @@ export function createQuotaActivities(deps: ActivityDeps) {
       input.userId,
       input.sessionId,
       input.requestId,
-      u.totalTokens,
+      Math.max(0, u.totalTokens - (input.counted ?? 0)),
       deps.clock(),
+      input.part,
     );
+    if (input.part) return { settledAt: settled.settledAt, dailyUsed: settled.dailyUsed };
     if (settled.first && u.totalTokens > 0) {
       const model = modelLabel(input.model);
       tokensConsumedTotal.inc({ model, type: 'prompt' }, u.promptTokens);

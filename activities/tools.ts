@@ -5,7 +5,7 @@
  * and count tool executions. Long-running tools run in `toolWorkflow` (see
  * activities/summarize-document.ts).
  */
-import { toolMessageContent, type ToolName, type ToolOutcome } from '../contracts/tool';
+import { TOOL_NAMES, toolMessageContent, type McpCallSpec, type ToolOutcome } from '../contracts/tool';
 import type { LlmToolCall, PromptMessage } from '../contracts/common';
 import type { RequestEvent } from '../contracts/protocol';
 import { insertMessage, type MessageRole } from '../store/messages';
@@ -34,7 +34,21 @@ export interface BeginToolCallInput extends CallContext {
 
 export type BeginToolCallOutput =
   | { kind: 'done'; outcome: ToolOutcome }
-  | { kind: 'task'; tool: ToolName; args: Record<string, unknown> };
+  | {
+      kind: 'task';
+      tool: string;
+      args: Record<string, unknown>;
+      /** Present for an MCP tool: how its task calls the server. */
+      mcp?: McpCallSpec;
+      /**
+       * True when the call waits for the user's decision first: then nothing was
+       * announced yet (`announceToolCall` does it once approved).
+       */
+      approval?: boolean;
+    };
+
+/** A call that becomes a task once approved: announced then. */
+export type AnnounceToolCallInput = BeginToolCallInput;
 
 export interface FinishToolCallInput extends CallContext {
   taskId?: string;
@@ -56,7 +70,7 @@ export interface RecordToolOutcomeInput {
 }
 
 /** The arguments as the client sees them: parsed JSON, or the raw text when not JSON. */
-function argumentsForClient(raw: string): unknown {
+export function argumentsForClient(raw: string): unknown {
   try {
     return JSON.parse(raw) as unknown;
   } catch {
@@ -64,9 +78,28 @@ function argumentsForClient(raw: string): unknown {
   }
 }
 
-/** Tool names from the LLM are free text: label metrics with known names only. */
-function metricName(tool: string): string {
-  return isToolName(tool) ? tool : 'unknown';
+/**
+ * Tool names from the LLM are free text: label metrics with known names only (a
+ * built-in tool, or an MCP tool's name once the catalog resolved it: `known`).
+ */
+function metricName(tool: string, known = false): string {
+  return known || isToolName(tool) ? tool : 'unknown';
+}
+
+/** What checking a call against the built-in tools and the MCP catalog found. */
+type CheckedCall =
+  | { ok: true; tool: string; args: Record<string, unknown>; longRunning: boolean; mcp?: McpCallSpec; approval?: boolean }
+  | { ok: false; error: string };
+
+/** Parses a call's JSON arguments into an object, or says why it cannot. */
+function parseArguments(name: string, raw: string): Record<string, unknown> | string {
+  try {
+    const value: unknown = raw.trim() === '' ? {} : JSON.parse(raw);
+    if (value && typeof value === 'object' && !Array.isArray(value)) return value as Record<string, unknown>;
+    return `invalid arguments for ${name}: not a JSON object`;
+  } catch {
+    return `invalid arguments for ${name}: not valid JSON`;
+  }
 }
 
 /** Creates the tool-call activities over their dependencies. */
@@ -99,9 +132,64 @@ export function createToolActivities(deps: ActivityDeps) {
     });
   }
 
-  function record(tool: string, status: ToolExecutionStatus, seconds: number): void {
-    toolExecutionsTotal.inc({ tool_name: metricName(tool), status });
-    toolDuration.observe({ tool_name: metricName(tool) }, seconds);
+  function record(tool: string, status: ToolExecutionStatus, seconds: number, known = false): void {
+    toolExecutionsTotal.inc({ tool_name: metricName(tool, known), status });
+    toolDuration.observe({ tool_name: metricName(tool, known) }, seconds);
+  }
+
+  /**
+   * Checks a call: a built-in tool against its schema, an MCP tool (`<server>__<tool>`)
+   * against the catalog (its server up, its input schema), with the server's rules for
+   * approval and retries.
+   */
+  async function checkCall(name: string, raw: string): Promise<CheckedCall> {
+    if (isToolName(name) || !name.includes('__')) {
+      const checked = validateToolCall(name, raw);
+      if (checked.ok || isToolName(name)) return checked;
+    }
+    const ref = await deps.mcpCatalog.find(name);
+    if (!ref) {
+      const names = [...TOOL_NAMES, ...(await deps.mcpCatalog.liveTools()).map((t) => t.name)];
+      const shown = names.slice(0, 30).join(', ') + (names.length > 30 ? ', ...' : '');
+      return { ok: false, error: `unknown tool "${name.slice(0, 100)}"; available tools: ${shown}` };
+    }
+    if (ref.status.status !== 'up') {
+      return { ok: false, error: `the MCP server "${ref.server.name}" is unavailable right now; try again later` };
+    }
+    const args = parseArguments(name, raw);
+    if (typeof args === 'string') return { ok: false, error: args };
+    const problem = deps.mcpCatalog.check(ref, args);
+    if (problem) return { ok: false, error: `invalid arguments for ${name}: ${problem}` };
+    const policy = deps.mcpCatalog.policy(ref);
+    return {
+      ok: true,
+      tool: name,
+      args,
+      longRunning: true,
+      mcp: { server: ref.server.name, tool: ref.tool.tool, retryable: policy.retryable, timeoutS: ref.server.timeoutS },
+      approval: policy.approval,
+    };
+  }
+
+  /** Tells the client a task starts: `status`, `tool_call` with its task id, `queued` progress. */
+  async function announceToolCall(input: AnnounceToolCallInput): Promise<void> {
+    const { call } = input;
+    await append(input, { type: 'status', state: 'running_tool', detail: call.function.name });
+    await append(input, {
+      type: 'tool_call',
+      toolCallId: call.id,
+      name: call.function.name,
+      arguments: argumentsForClient(call.function.arguments),
+      taskId: input.taskId,
+    });
+    // Progress starts now, not when a tools worker first picks the task up.
+    await append(input, {
+      type: 'tool_progress',
+      taskId: input.taskId,
+      progress: 0,
+      message: 'queued',
+      emittedAt: deps.clock().toISOString(),
+    });
   }
 
   /** Stores the tool's message, then tells the client the outcome. */
@@ -116,7 +204,9 @@ export function createToolActivities(deps: ActivityDeps) {
       toolCallId: input.call.id,
       ...(input.taskId ? { taskId: input.taskId } : {}),
       ok: input.outcome.ok,
-      ...(input.outcome.ok ? { result: input.outcome.result } : { error: input.outcome.error }),
+      ...(input.outcome.result !== undefined ? { result: input.outcome.result } : {}),
+      ...(input.outcome.ok ? {} : { error: input.outcome.error }),
+      ...(input.outcome.detail ? { detail: input.outcome.detail } : {}),
     });
   }
 
@@ -128,34 +218,33 @@ export function createToolActivities(deps: ActivityDeps) {
    */
   async function beginToolCall(input: BeginToolCallInput): Promise<BeginToolCallOutput> {
     const { call } = input;
-    const checked = validateToolCall(call.function.name, call.function.arguments);
-    const announced = {
-      type: 'tool_call' as const,
+    const checked = await checkCall(call.function.name, call.function.arguments);
+    if (checked.ok && checked.longRunning) {
+      const task = {
+        kind: 'task' as const,
+        tool: checked.tool,
+        args: checked.args,
+        ...(checked.mcp ? { mcp: checked.mcp } : {}),
+      };
+      if (checked.approval) return { ...task, approval: true };
+      await announceToolCall(input);
+      return task;
+    }
+    await append(input, {
+      type: 'tool_call',
       toolCallId: call.id,
       name: call.function.name,
       arguments: argumentsForClient(call.function.arguments),
-    };
-    if (checked.ok && checked.longRunning) {
-      await append(input, { type: 'status', state: 'running_tool', detail: checked.tool });
-      await append(input, { ...announced, taskId: input.taskId });
-      // Progress starts now, not when a tools worker first picks the task up.
-      await append(input, {
-        type: 'tool_progress',
-        taskId: input.taskId,
-        progress: 0,
-        message: 'queued',
-        emittedAt: deps.clock().toISOString(),
-      });
-      return { kind: 'task', tool: checked.tool, args: checked.args };
-    }
-    await append(input, announced);
+    });
     let outcome: ToolOutcome;
     if (!checked.ok) {
       outcome = { ok: false, error: checked.error };
       record(call.function.name, 'invalid', 0);
     } else {
       const started = performance.now();
-      outcome = runFastTool(checked.tool, checked.args);
+      outcome = isToolName(checked.tool)
+        ? runFastTool(checked.tool, checked.args)
+        : { ok: false, error: `${checked.tool} is not a fast tool` };
       record(checked.tool, outcome.ok ? 'ok' : 'error', (performance.now() - started) / 1000);
     }
     await finishToolCall({ ...input, taskId: undefined, outcome });
@@ -172,9 +261,10 @@ export function createToolActivities(deps: ActivityDeps) {
 
   /** Counts one finished long-running tool execution (called once by its workflow). */
   function recordToolOutcome(input: RecordToolOutcomeInput): Promise<void> {
-    record(input.tool, input.status, input.durationMs / 1000);
+    // Called by a tool workflow: its tool was resolved when the call began.
+    record(input.tool, input.status, input.durationMs / 1000, true);
     return Promise.resolve();
   }
 
-  return { beginToolCall, finishToolCall, saveToolCalls, recordToolOutcome };
+  return { beginToolCall, announceToolCall, finishToolCall, saveToolCalls, recordToolOutcome };
 }

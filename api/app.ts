@@ -18,6 +18,8 @@ import { sessionsRouter } from './routes/sessions';
 import { webAppRoutes } from './static';
 import { usageRoutes } from './routes/usage';
 import { tasksRouter } from './routes/tasks';
+import { approvalsRouter } from './routes/approvals';
+import { toolsRouter } from './routes/tools';
 
 declare module 'express-serve-static-core' {
   interface Request {
@@ -93,6 +95,8 @@ export function createApp(
   v1.use(openAiRoutes(deps));
   v1.use(usageRoutes(deps));
   v1.use(tasksRouter(deps));
+  v1.use(approvalsRouter(deps));
+  v1.use(toolsRouter(deps));
   app.use('/v1', v1);
   // The chat web app (docs/API.md "Web app").
   app.use(webAppRoutes().router);

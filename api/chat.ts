@@ -9,6 +9,7 @@ import {
   type ChatWorkflowInput,
   type CompletionRequest,
 } from '../contracts/chat';
+import { MAX_TOOL_ROUNDS } from '../contracts/tool';
 import { ERRORS } from '../contracts/errors';
 import { quotaRefusalsTotal } from '../lib/metrics';
 import type { Config } from '../lib/config';
@@ -31,8 +32,13 @@ export interface StartChat {
   completion?: CompletionRequest;
 }
 
-/** Longest a chat workflow may run before Temporal ends it. */
-const CHAT_EXECUTION_TIMEOUT = '1h';
+/**
+ * Longest a chat workflow may run before Temporal ends it: an hour of work, plus a full
+ * approval wait (`TOOL_APPROVAL_TIMEOUT_S`) for each round of tool calls.
+ */
+export function chatExecutionTimeoutMs(config: Pick<Config, 'toolApprovalTimeoutS'>): number {
+  return (3600 + config.toolApprovalTimeoutS * MAX_TOOL_ROUNDS) * 1000;
+}
 
 /**
  * Starts the request's workflow. The workflow id comes from (user, requestId), so the
@@ -122,6 +128,7 @@ export function chatSettings(config: Readonly<Config>): ChatSettings {
     llmMaxAttempts: config.llmMaxAttempts,
     llmHeartbeatTimeoutMs: config.llmHeartbeatTimeoutMs,
     replyStoreBudgetMs: config.replyStoreBudgetMs,
+    toolApprovalTimeoutS: config.toolApprovalTimeoutS,
   };
 }
 
@@ -136,7 +143,8 @@ async function startChatWorkflow(
       workflowId: chatWorkflowId(input.userId, input.requestId),
       args: [input],
       workflowIdReusePolicy: 'REJECT_DUPLICATE',
-      workflowExecutionTimeout: CHAT_EXECUTION_TIMEOUT,
+      // A request may wait up to TOOL_APPROVAL_TIMEOUT_S for the user's decisions.
+      workflowExecutionTimeout: chatExecutionTimeoutMs(deps.config),
       // The server hands the first workflow task to this process's chat worker when it
       // can; otherwise (refused, no free slot) the start is an ordinary one.
       requestEagerStart: deps.eagerStart === true,

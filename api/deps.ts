@@ -7,6 +7,7 @@ import type { ApiKeyStore } from '../users/api-keys';
 import type { Config } from '../lib/config';
 import type { EventLog } from '../store/event-log';
 import type { Logger } from '../lib/logger';
+import type { McpCatalog } from '../tools/mcp/catalog';
 import type { UserService } from '../users/user-service';
 import type { AuthUser } from './auth';
 import type { Admission } from './admission';
@@ -27,6 +28,8 @@ export interface ApiDeps {
   apiKeys: ApiKeyStore;
   /** Cached user reads and profile updates (users/user-service.ts). */
   userService: UserService;
+  /** The MCP servers' tools as the tools workers published them (`GET /v1/tools`). */
+  mcp: McpCatalog;
   /** True when a chat worker shares `temporal`'s connection: chat starts request eager start. */
   eagerStart?: boolean;
   /**

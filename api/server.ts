@@ -5,6 +5,7 @@
  * any upgrade (api/upgrade.ts). Idle sockets are pinged and dropped when a pong does not
  * come back.
  */
+import { McpCatalog } from '../tools/mcp/catalog';
 import http from 'node:http';
 import { Client, Connection } from '@temporalio/client';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -76,6 +77,7 @@ export async function startApiServer(config: Readonly<Config>, logger: Logger): 
     users: new KnownUsers(userService),
     userService,
     apiKeys,
+    mcp: new McpCatalog(redis, config.taskQueues.tools, config.mcpServers),
     eagerStart: embedded !== undefined,
   };
   relay.start();

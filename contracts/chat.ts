@@ -52,6 +52,11 @@ export interface ChatSettings {
    * record is handed to a billing workflow. Optional: absent in older histories.
    */
   replyStoreBudgetMs?: number;
+  /**
+   * How long a tool call waits for the user's decision (`TOOL_APPROVAL_TIMEOUT_S`).
+   * Optional: absent in older histories (then a day).
+   */
+  toolApprovalTimeoutS?: number;
 }
 
 export interface ChatWorkflowInput {

@@ -27,6 +27,7 @@ export type ErrorCode =
   | 'llm_unavailable'
   | 'cancelled'
   | 'overloaded'
+  | 'conflict'
   | 'internal';
 
 export interface ErrorSpec {
@@ -65,6 +66,8 @@ export const ERRORS = {
   },
   /** A tool call whose arguments fail the tool's schema (answered to the LLM, not the client). */
   InvalidToolArguments: { code: 'bad_request', status: 400, message: 'Invalid tool arguments' },
+  /** The other decision was already made for a tool call (`POST /v1/approvals/...`). */
+  Conflict: { code: 'conflict', status: 409, message: 'Conflict' },
   Internal: { code: 'internal', status: 500, message: 'Internal error' },
 } as const satisfies Record<string, ErrorSpec>;
 
@@ -96,7 +99,17 @@ type BackendFailureType =
   /** The database refused a billing record outright: no retry can land it. */
   | 'InvalidBillingRecord'
   /** The summary LLM call failed; the summariser retries it. */
-  | 'SummaryLlmFailed';
+  | 'SummaryLlmFailed'
+  /** An MCP server is not connected (down, or not configured on this worker). */
+  | 'ToolUnavailable'
+  /** An MCP call that may not run twice was cut off mid-call: it may or may not have acted. */
+  | 'ToolInterrupted'
+  /** An MCP call got no answer within its server's `timeoutS`. */
+  | 'ToolTimedOut'
+  /** The MCP server answered the call with a protocol error. */
+  | 'ToolFailed'
+  /** An MCP result larger than is kept. */
+  | 'ToolResultTooLarge';
 
 /** Every `ApplicationFailure` type raised or matched in this codebase. */
 export type FailureType = ErrorType | BackendFailureType;
@@ -117,11 +130,17 @@ export const FAILURE_TYPES: { readonly [T in FailureType]: T } = {
   Cancelled: 'Cancelled',
   Overloaded: 'Overloaded',
   InvalidToolArguments: 'InvalidToolArguments',
+  Conflict: 'Conflict',
   Internal: 'Internal',
   LlmTransient: 'LlmTransient',
   BillingUnavailable: 'BillingUnavailable',
   InvalidBillingRecord: 'InvalidBillingRecord',
   SummaryLlmFailed: 'SummaryLlmFailed',
+  ToolUnavailable: 'ToolUnavailable',
+  ToolInterrupted: 'ToolInterrupted',
+  ToolTimedOut: 'ToolTimedOut',
+  ToolFailed: 'ToolFailed',
+  ToolResultTooLarge: 'ToolResultTooLarge',
 };
 
 /** Options of {@link failure}; `nonRetryable` defaults to false (Temporal retries it). */

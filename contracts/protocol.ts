@@ -9,7 +9,12 @@ import type { LlmToolCall } from './common';
 import type { ErrorCode } from './errors';
 
 export type StatusState =
-  'pruning' | 'checking_quota' | 'calling_llm' | 'running_tool' | 'summarizing';
+  | 'pruning'
+  | 'checking_quota'
+  | 'calling_llm'
+  | 'running_tool'
+  | 'awaiting_approval'
+  | 'summarizing';
 
 export interface QuotaSnapshot {
   dailyUsed: number;
@@ -28,6 +33,14 @@ export type RequestEvent =
       taskId?: string;
     }
   | {
+      /** A tool call waits for the user's decision (docs/API.md "Approving tool calls"). */
+      type: 'approval_required';
+      toolCallId: string;
+      name: string;
+      arguments: unknown;
+      expiresAt: string;
+    }
+  | {
       type: 'tool_progress';
       taskId: string;
       progress: number;
@@ -42,6 +55,8 @@ export type RequestEvent =
       ok: boolean;
       result?: unknown;
       error?: string;
+      /** More about `error` (a denial's reason, what `interrupted` means). */
+      detail?: string;
     }
   | {
       type: 'usage';

@@ -15,12 +15,26 @@ export type ToolName = (typeof TOOL_NAMES)[number];
 export interface ToolOutcome {
   ok: boolean;
   result?: unknown;
+  /**
+   * Why it failed. `denied`, `expired` and `interrupted` are codes (docs/API.md
+   * "Approving tool calls", "Tools from MCP servers"), explained in `detail`.
+   */
   error?: string;
+  /** More about the error for the LLM and the user (a denial's reason). */
+  detail?: string;
 }
 
-/** The `tool` message content the LLM reads: the result as JSON, or `{"error": ...}`. */
+/**
+ * The `tool` message content the LLM reads: the result as JSON, or `{"error": ...}`
+ * (with the detail, and the result of an MCP call the server marked `isError`).
+ */
 export function toolMessageContent(outcome: ToolOutcome): string {
-  return JSON.stringify(outcome.ok ? (outcome.result ?? null) : { error: outcome.error });
+  if (outcome.ok) return JSON.stringify(outcome.result ?? null);
+  return JSON.stringify({
+    error: outcome.error,
+    ...(outcome.detail ? { detail: outcome.detail } : {}),
+    ...(outcome.result !== undefined ? { result: outcome.result } : {}),
+  });
 }
 
 /** Most LLM rounds that may end in tool calls per request; the next round gets no tools. */
@@ -81,9 +95,25 @@ export interface ToolHeartbeat<C = unknown> {
   checkpoint: C;
 }
 
+/**
+ * An MCP call as its `toolWorkflow` runs it (docs/API.md "Tools from MCP servers"),
+ * decided when the call began: which server and tool, whether a call interrupted by a
+ * worker's death may run again, and its time limit.
+ */
+export interface McpCallSpec {
+  server: string;
+  /** The server's own name for the tool (the LLM sees `<server>__<tool>`). */
+  tool: string;
+  retryable: boolean;
+  timeoutS: number;
+}
+
 export interface ToolWorkflowInput {
   taskId: string;
-  tool: ToolName;
+  /** A long-running tool's name, or an MCP tool's `<server>__<tool>`. */
+  tool: string;
+  /** Present for an MCP tool. */
+  mcp?: McpCallSpec;
   /** Arguments already validated against the tool's schema. */
   args: Record<string, unknown>;
   userId: string;
@@ -96,6 +126,8 @@ export interface ToolWorkflowInput {
 
 export interface ToolWorkflowResult {
   result: unknown;
+  /** False when the tool answered an error as its result (MCP `isError`); absent = true. */
+  ok?: boolean;
   /** LLM tokens the tool spent (added to the request's usage). */
   usage: TokenUsage;
 }

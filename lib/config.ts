@@ -11,6 +11,8 @@ import path from 'node:path';
 import { DEFAULT_TASK_QUEUES, type TaskQueues } from '../contracts/common';
 import type { Level } from './logger';
 import type { ModelInfo } from '../prompt/tokens';
+import { DEFAULT_TOOL_APPROVAL_TIMEOUT_S } from '../contracts/approval';
+import { readMcpConfig, type McpServerConfig } from '../tools/mcp/config';
 
 /** The dev secret used when JWT_SECRET is unset; refused in production. */
 export const DEV_JWT_SECRET = 'dev-only-secret-change-me';
@@ -191,6 +193,10 @@ export interface Config {
   llmActivitySlots: number;
   /** Chat workflows one worker keeps cached between tasks (`WORKFLOW_CACHE_SIZE`). */
   workflowCacheSize: number;
+  /** `MCP_CONFIG`'s servers (tools/mcp/config.ts); none when unset. */
+  mcpServers: readonly McpServerConfig[];
+  /** `TOOL_APPROVAL_TIMEOUT_S`: how long a tool call waits for the user's decision. */
+  toolApprovalTimeoutS: number;
 }
 
 export class ConfigError extends Error {
@@ -308,6 +314,15 @@ function parseQueues(raw: string | undefined): ReadonlyArray<keyof TaskQueues> {
   return Object.freeze(queues as Array<keyof TaskQueues>);
 }
 
+/** `MCP_CONFIG`'s servers; a bad file is a {@link ConfigError} naming the problem. */
+function mcpServers(file: string | undefined): readonly McpServerConfig[] {
+  try {
+    return readMcpConfig(file);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+}
+
 /** Reads and validates the configuration; throws {@link ConfigError} on bad values. */
 export function loadConfig(env: Env = process.env): Readonly<Config> {
   const nodeEnv = str(env, 'NODE_ENV', 'development');
@@ -409,6 +424,8 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     apiRunsLlm: bool(env, 'API_RUNS_LLM', false),
     llmActivitySlots: int(env, 'LLM_ACTIVITY_SLOTS', 2000, 1),
     workflowCacheSize: int(env, 'WORKFLOW_CACHE_SIZE', 250, 2),
+    mcpServers: mcpServers(env.MCP_CONFIG),
+    toolApprovalTimeoutS: int(env, 'TOOL_APPROVAL_TIMEOUT_S', DEFAULT_TOOL_APPROVAL_TIMEOUT_S, 1),
   };
   if (nodeEnv === 'production' && config.payloadKeys.length === 0) {
     throw new ConfigError(

@@ -12,7 +12,8 @@
  *   `restart` the client has seen;
  * - writes an event marked `once` (e.g. `status: pruning`) only the first time, so a
  *   retried step never repeats an event the client already has;
- * - numbers the event (`<seq>-0` stream ids), caps the stream and renews its TTL.
+ * - numbers the event (`<seq>-0` stream ids), caps the stream and renews its TTL (never
+ *   shortening it: see {@link EventLog.keepFor}).
  *
  * Sequence numbers never go back, even when Redis loses the request's keys (a restart
  * without persistence, an eviction): a request's first event is numbered from the
@@ -44,6 +45,12 @@ if fence > 0 then
   if fence < current then return false end
   if fence > current then redis.call('SET', KEYS[3], fence, 'EX', ARGV[4]) end
 end
+-- Renews a key's TTL without ever shortening it (a request waiting for an approval keeps
+-- its events longer: EventLog.keepFor).
+local function keep(key)
+  redis.call('EXPIRE', key, ARGV[4], 'NX')
+  redis.call('EXPIRE', key, ARGV[4], 'GT')
+end
 local fresh = 0
 if redis.call('EXISTS', KEYS[2]) == 0 then
   local t = redis.call('TIME')
@@ -65,10 +72,10 @@ redis.call('SPUBLISH', KEYS[6], table.concat(published, '\\n'))
 if ARGV[3] == '1' then redis.call('SET', KEYS[4], seq, 'EX', ARGV[4]) end
 if ARGV[6] ~= '' then
   redis.call('HSET', KEYS[5], ARGV[6], seq)
-  redis.call('EXPIRE', KEYS[5], ARGV[4])
+  keep(KEYS[5])
 end
-redis.call('EXPIRE', KEYS[1], ARGV[4])
-redis.call('EXPIRE', KEYS[2], ARGV[4])
+keep(KEYS[1])
+keep(KEYS[2])
 return {seq, fresh}
 `;
 
@@ -192,6 +199,18 @@ export class EventLog {
       ...(options.ifLost ?? []).map((e) => JSON.stringify(e)),
     );
     return reply === null ? null : { seq: Number(reply[0]), fresh: reply[1] === 1 };
+  }
+
+  /**
+   * Keeps the request's events at least `seconds` from now (never shortens them): a
+   * request that waits for a decision for a day must still be resumable then. The next
+   * append sets the usual TTL again.
+   */
+  async keepFor(userId: string, requestId: string, seconds: number): Promise<void> {
+    const k = requestKeys(userId, requestId);
+    const pipe = this.redis.pipeline();
+    for (const key of [k.stream, k.seq, k.fence, k.once]) pipe.expire(key, Math.ceil(seconds), 'GT');
+    await pipe.exec();
   }
 
   /** True when the request has written at least one event (and it has not expired). */

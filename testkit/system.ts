@@ -94,7 +94,9 @@ export async function startSystem(options: SystemOptions = {}): Promise<TestSyst
   let workerRun: Promise<void> | undefined;
   let workerConnection: NativeConnection | undefined;
   const logger = options.logger ?? quiet;
-  const owned = createActivityDeps(config, logger);
+  const owned = createActivityDeps(config, logger, {
+    mcp: !options.noWorker && (options.serve ?? ['tools']).includes('tools'),
+  });
   if (!options.noWorker) {
     workerConnection = await NativeConnection.connect({ address: config.temporalAddress });
     workers = await createWorkers({

@@ -18,7 +18,7 @@ async function main(): Promise<void> {
   const serve = JSON.parse(process.argv[3] ?? '["tools"]') as Array<keyof TaskQueues>;
   const config = { ...loadConfig(), taskQueues };
   const logger = createLogger({ service: 'test-tool-worker' }, 'error');
-  const owned = createActivityDeps(config, logger);
+  const owned = createActivityDeps(config, logger, { mcp: serve.includes('tools') });
   const connection = await NativeConnection.connect({ address: config.temporalAddress });
   const workers = await createWorkers({
     connection,

@@ -71,6 +71,15 @@ export function isToolName(name: string): name is ToolName {
   return (TOOL_NAMES as readonly string[]).includes(name);
 }
 
+/** Every built-in tool with its description and JSON Schema (`GET /v1/tools`). */
+export function builtinTools(): Array<{ name: string; description: string; inputSchema: Record<string, unknown> }> {
+  return toolDefinitions(TOOL_NAMES).map((d) => ({
+    name: d.function.name,
+    description: d.function.description,
+    inputSchema: d.function.parameters,
+  }));
+}
+
 /** A tool as the OpenAI `tools` parameter describes it. */
 export interface ToolDefinition {
   type: 'function';

@@ -183,7 +183,7 @@ export class UsageCounters {
 
   /**
    * Drops the request's reservation and adds `tokens` to its day, month and session,
-   * once per request whatever is retried.
+   * once per request (or per `part` of it) whatever is retried.
    */
   async settle(
     userId: string,
@@ -191,8 +191,11 @@ export class UsageCounters {
     requestId: string,
     tokens: number,
     now: Date,
+    part?: number,
   ): Promise<SettleResult> {
-    const k = usageKeys(userId, now, sessionId, requestId);
+    // A part (the usage so far, settled before a wait for approval) has its own marker:
+    // each part and the final settle count once; all drop the request's reservation.
+    const k = usageKeys(userId, now, sessionId, part ? `${requestId}#part${part}` : requestId);
     const [first, marker, dailyUsed] = (await this.cmd.settle(
       k.daily,
       k.monthly,

@@ -9,6 +9,8 @@ import type { Logger } from '../lib/logger';
 import { UsageCounters } from '../usage/counters';
 import { createCacheRedis, createRedis } from '../store/redis';
 import { UserService } from '../users/user-service';
+import { McpCatalog } from '../tools/mcp/catalog';
+import { McpHub } from '../tools/mcp/hub';
 import { MeteredEventLog } from './metered-event-log';
 
 /** An OpenAI client for an endpoint. Temporal owns retries: the client never retries. */
@@ -26,8 +28,11 @@ export interface OwnedDeps {
   close(): Promise<void>;
 }
 
-/** Opens the connections activities use; `close()` releases them. */
-export function createActivityDeps(config: Config, logger: Logger): OwnedDeps {
+/**
+ * Opens the connections activities use; `close()` releases them. With `mcp` (a process
+ * that serves the tools queue) it also connects to every MCP server of `MCP_CONFIG`.
+ */
+export function createActivityDeps(config: Config, logger: Logger, options: { mcp?: boolean } = {}): OwnedDeps {
   const db = createPool(config.databaseUrl);
   const redis = createRedis(config.redisUrl, 'worker');
   const cacheRedis = createCacheRedis(
@@ -39,9 +44,13 @@ export function createActivityDeps(config: Config, logger: Logger): OwnedDeps {
     logger,
     cache: { ttlMs: config.userCacheTtlSeconds * 1000 },
   });
+  const mcpCatalog = new McpCatalog(redis, config.taskQueues.tools, config.mcpServers);
+  const mcp = options.mcp && config.mcpServers.length > 0 ? new McpHub(mcpCatalog, logger).start() : undefined;
   const deps: ActivityDeps = {
     db,
     redis,
+    mcpCatalog,
+    ...(mcp ? { mcp } : {}),
     events: new MeteredEventLog(redis, config.eventTtlSeconds),
     usage: new UsageCounters(redis),
     userService,
@@ -68,6 +77,7 @@ export function createActivityDeps(config: Config, logger: Logger): OwnedDeps {
   return {
     deps,
     async close() {
+      await mcp?.close();
       redis.disconnect();
       userService.close();
       cacheRedis.disconnect();

@@ -14,7 +14,7 @@ async function main(): Promise<void> {
   setMetricsEnabled(config.metricsEnabled);
   // Before the first connection: the Temporal Runtime is created once per process.
   const metrics = await startWorkerMetrics(config);
-  const owned = createActivityDeps(config, logger);
+  const owned = createActivityDeps(config, logger, { mcp: config.workerTaskQueues.includes('tools') });
   const connection = await NativeConnection.connect({ address: config.temporalAddress });
   const workers = await createWorkers({
     connection,

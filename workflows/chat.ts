@@ -32,6 +32,7 @@ import {
   failureType,
   type ErrorSpec,
 } from '../contracts/errors';
+import { ApprovalDesk } from './approvals';
 import { type CompletionReply, converseForClient } from './completion';
 import { converse, type Reply } from './converse';
 import { fast, LLM_ACTIVITY, storeActivities } from './proxies';
@@ -81,7 +82,11 @@ export async function chatWorkflow(input: ChatWorkflowInput): Promise<ChatWorkfl
       const onUsage = (usage: TokenUsage) => meter.report(usage);
       const reply: Reply & Partial<CompletionReply> = completion
         ? await converseForClient(input, completion, prepared.messages, onUsage)
-        : await converse(input, prepared.messages, onUsage);
+        : await converse(input, prepared.messages, {
+            onUsage,
+            beforeLlm: () => meter.resume(),
+            approvals: new ApprovalDesk(input, () => meter.pause()),
+          });
       return { ...reply, summaryDue: prepared.summaryDue, foldBefore: prepared.windowStartId };
     });
     phase = 'finishing';

@@ -3,7 +3,8 @@
  * with the prompt (and the tools it may use); when it answers with tool calls, the
  * calls run (fast ones inline, long-running ones as child `toolWorkflow`s), their
  * results join the prompt as `tool` messages and the LLM is called again. After
- * `MAX_TOOL_ROUNDS` rounds of tool calls the LLM gets no tools, so it must answer.
+ * `MAX_TOOL_ROUNDS` rounds of tool calls the LLM gets no tools, so it must answer. A call
+ * that needs the user's approval waits for it in the round (workflows/approvals.ts).
  * Returns the final reply with the usage of every LLM call (tools' included) added up.
  */
 import {
@@ -16,6 +17,7 @@ import {
 import { MAX_TOOL_ROUNDS, TOOL_NAMES } from '../contracts/tool';
 import type { ChatWorkflowInput } from '../contracts/chat';
 import { fast, llmActivities } from './proxies';
+import type { ApprovalDesk } from './approvals';
 import { runToolCalls } from './tool-calls';
 
 export interface Reply {
@@ -38,6 +40,16 @@ function normalizeCalls(calls: readonly LlmToolCall[], round: number): LlmToolCa
   });
 }
 
+/** What the chat workflow hooks into the conversation. */
+export interface ConverseHooks {
+  /** Hears each step's usage as soon as it is known. */
+  onUsage?: (usage: TokenUsage) => void;
+  /** Runs before every LLM call (the meter reserves quota again after an approval wait). */
+  beforeLlm?: () => Promise<void>;
+  /** Where tool calls that need the user's yes wait for it. */
+  approvals?: ApprovalDesk;
+}
+
 /**
  * Talks with the LLM, running the tools it calls, until it gives its final reply.
  * `onUsage` hears each step's usage as soon as it is known, so a request that fails
@@ -46,13 +58,15 @@ function normalizeCalls(calls: readonly LlmToolCall[], round: number): LlmToolCa
 export async function converse(
   input: ChatWorkflowInput,
   messages: PromptMessage[],
-  onUsage: (usage: TokenUsage) => void = () => undefined,
+  hooks: ConverseHooks = {},
 ): Promise<Reply> {
+  const onUsage = hooks.onUsage ?? (() => undefined);
   const llm = llmActivities(input.settings);
   const prompt = [...messages];
   let usage = NO_USAGE;
   for (let round = 0; ; round++) {
     const offerTools = round < MAX_TOOL_ROUNDS;
+    await hooks.beforeLlm?.();
     const result = await llm.callLlm({
       requestId: input.requestId,
       userId: input.userId,
@@ -60,7 +74,8 @@ export async function converse(
       messages: prompt,
       maxTokens: input.settings.maxCompletionTokens,
       round,
-      ...(offerTools ? { tools: TOOL_NAMES } : {}),
+      // MCP servers' tools too (as the catalog has them at this call).
+      ...(offerTools ? { tools: TOOL_NAMES, mcpTools: true } : {}),
     });
     usage = addUsage(usage, result.usage);
     onUsage(result.usage);
@@ -81,7 +96,7 @@ export async function converse(
       message: asked,
     });
     prompt.push(asked);
-    const ran = await runToolCalls(input, calls);
+    const ran = await runToolCalls(input, calls, hooks.approvals);
     usage = addUsage(usage, ran.usage);
     onUsage(ran.usage);
     prompt.push(...ran.messages);

@@ -3,8 +3,11 @@
  * by a local activity; a long-running tool becomes a child `toolWorkflow` on the tools
  * task queue, whose id is the client's `taskId`. Every call ends with a `tool` message
  * for the LLM: a failed, invalid or unknown call is an `ok:false` result the LLM reads,
- * never a failure of the request. Only cancellation (of the request, or of the task)
- * ends the request, as `cancelled`, after each call has recorded its outcome.
+ * never a failure of the request. A call that needs the user's approval waits for it
+ * first (workflows/approvals.ts): denied or expired, it ends with that answer and never
+ * runs. The calls of a round run in parallel, each waiting for its own approval. Only
+ * cancellation (of the request, or of the task) ends the request, as `cancelled`, after
+ * each call has recorded its outcome.
  */
 import {
   ApplicationFailure,
@@ -34,6 +37,9 @@ import {
   type ToolTaskMemo,
 } from '../contracts/tool';
 import type { ChatWorkflowInput } from '../contracts/chat';
+import type { Duration } from '@temporalio/common';
+import { FAILURE_TYPES } from '../contracts/errors';
+import type { ApprovalDesk } from './approvals';
 import { fast } from './proxies';
 import { toolWorkflow } from './tool';
 
@@ -48,17 +54,34 @@ interface CallResult {
   usage: TokenUsage;
 }
 
-/** What the LLM and the client are told when a task failed. */
-function failureMessage(err: unknown): string {
+/**
+ * What the LLM and the client are told when a task failed. An MCP call cut off mid-call
+ * (its worker died, and it may not run twice) is `interrupted`: the tool may or may not
+ * have acted, and the LLM must know that.
+ */
+function failureOutcome(err: unknown): ToolOutcome {
   let cause: unknown = err;
   while (cause instanceof ChildWorkflowFailure && cause.cause) cause = cause.cause;
-  if (cause instanceof ApplicationFailure && cause.message)
-    return `the tool failed: ${cause.message}`;
-  return 'the tool failed';
+  if (cause instanceof ApplicationFailure && cause.type === FAILURE_TYPES.ToolInterrupted) {
+    return { ok: false, error: 'interrupted', detail: cause.message };
+  }
+  if (cause instanceof ApplicationFailure && cause.message) {
+    return { ok: false, error: `the tool failed: ${cause.message}` };
+  }
+  return { ok: false, error: 'the tool failed' };
+}
+
+/** Longest an MCP tool's task may run: its server's call limit, and some slack for retries. */
+function taskTimeout(timeoutS: number | undefined): Duration {
+  return timeoutS === undefined ? TOOL_EXECUTION_TIMEOUT : Math.max(3600, timeoutS * 2 + 600) * 1000;
 }
 
 /** Runs one call to its end: the outcome is stored and sent whatever happens. */
-async function runToolCall(input: ChatWorkflowInput, call: LlmToolCall): Promise<CallResult> {
+async function runToolCall(
+  input: ChatWorkflowInput,
+  call: LlmToolCall,
+  approvals: ApprovalDesk | undefined,
+): Promise<CallResult> {
   // A patch: chat workflows that started a task before ids held the user replay as they ran.
   const taskId = patched(USER_SCOPED_TASK_IDS)
     ? toolWorkflowId(input.userId, input.requestId, call.id)
@@ -79,6 +102,16 @@ async function runToolCall(input: ChatWorkflowInput, call: LlmToolCall): Promise
   try {
     const begun = await fast.beginToolCall({ ...base, taskId });
     if (begun.kind === 'done') return { message: toolMessage(begun.outcome), usage: NO_USAGE };
+    if (begun.approval) {
+      const refused = approvals
+        ? await approvals.decide(call)
+        : { ok: false, error: 'this request cannot wait for an approval' };
+      if (refused) {
+        await fast.finishToolCall({ ...base, outcome: refused });
+        return { message: toolMessage(refused), usage: NO_USAGE };
+      }
+      await fast.announceToolCall({ ...base, taskId });
+    }
     longRunning = true;
     let outcome: ToolOutcome;
     let usage = NO_USAGE;
@@ -96,6 +129,7 @@ async function runToolCall(input: ChatWorkflowInput, call: LlmToolCall): Promise
             taskId,
             tool: begun.tool,
             args: begun.args,
+            ...(begun.mcp ? { mcp: begun.mcp } : {}),
             userId: input.userId,
             requestId: input.requestId,
             sessionId: input.sessionId,
@@ -114,13 +148,16 @@ async function runToolCall(input: ChatWorkflowInput, call: LlmToolCall): Promise
         parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
         // A task id names one task forever: never a second run under the same id.
         workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-        workflowExecutionTimeout: TOOL_EXECUTION_TIMEOUT,
+        workflowExecutionTimeout: taskTimeout(begun.mcp?.timeoutS),
       });
-      outcome = { ok: true, result: done.result };
+      outcome =
+        done.ok === false
+          ? { ok: false, result: done.result, error: 'the tool reported an error' }
+          : { ok: true, result: done.result };
       usage = done.usage;
     } catch (err) {
       if (isCancellation(err)) throw err;
-      outcome = { ok: false, error: failureMessage(err) };
+      outcome = failureOutcome(err);
     }
     await fast.finishToolCall({ ...base, taskId, outcome });
     return { message: toolMessage(outcome), usage };
@@ -148,12 +185,13 @@ async function runToolCall(input: ChatWorkflowInput, call: LlmToolCall): Promise
 export async function runToolCalls(
   input: ChatWorkflowInput,
   calls: readonly LlmToolCall[],
+  approvals?: ApprovalDesk,
 ): Promise<{ messages: PromptMessage[]; usage: TokenUsage }> {
   const scope = new CancellationScope();
   const settled = await scope.run(() =>
     Promise.allSettled(
       calls.map((call) =>
-        runToolCall(input, call).catch((err: unknown) => {
+        runToolCall(input, call, approvals).catch((err: unknown) => {
           if (isCancellation(err)) scope.cancel();
           throw err;
         }),

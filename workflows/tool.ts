@@ -27,6 +27,7 @@ import {
   type ToolWorkflowResult,
 } from '../contracts/tool';
 import { FAILURE_TYPES, failure, failureType } from '../contracts/errors';
+import { NO_USAGE } from '../contracts/common';
 import { fast, NON_RETRYABLE } from './proxies';
 
 /**
@@ -53,8 +54,51 @@ const longTools = proxyActivities<Activities>({
   },
 });
 
+/** MCP outcomes no retry changes. */
+const MCP_NON_RETRYABLE = [
+  FAILURE_TYPES.InvalidToolArguments,
+  FAILURE_TYPES.ToolInterrupted,
+  FAILURE_TYPES.ToolTimedOut,
+  FAILURE_TYPES.ToolFailed,
+  FAILURE_TYPES.ToolResultTooLarge,
+];
+
+/**
+ * The MCP call's activity: its start-to-close limit is the server's `timeoutS` (the call
+ * itself enforces it; this is the backstop), with the tools' heartbeat and retry
+ * policy. A retry after a worker's death calls again only when the call is retryable:
+ * otherwise the activity answers `ToolInterrupted` (activities/mcp.ts).
+ */
+function mcpActivities(timeoutS: number) {
+  return proxyActivities<Activities>({
+    startToCloseTimeout: `${timeoutS + 30}s`,
+    heartbeatTimeout: TOOL_HEARTBEAT_TIMEOUT,
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+    retry: {
+      initialInterval: '500ms',
+      backoffCoefficient: 2,
+      maximumInterval: '10s',
+      maximumAttempts: 6,
+      nonRetryableErrorTypes: [...NON_RETRYABLE, ...MCP_NON_RETRYABLE],
+    },
+  });
+}
+
 /** Runs the tool named in the input. */
 async function run(input: ToolWorkflowInput): Promise<ToolWorkflowResult> {
+  if (input.mcp) {
+    const out = await mcpActivities(input.mcp.timeoutS).callMcpTool({
+      taskId: input.taskId,
+      userId: input.userId,
+      requestId: input.requestId,
+      server: input.mcp.server,
+      tool: input.mcp.tool,
+      args: input.args,
+      retryable: input.mcp.retryable,
+      timeoutS: input.mcp.timeoutS,
+    });
+    return { result: out.result, usage: NO_USAGE, ...(out.isError ? { ok: false } : {}) };
+  }
   switch (input.tool) {
     case 'summarize_document': {
       const out = await longTools.summarizeDocument({
@@ -110,6 +154,13 @@ export async function toolWorkflow(input: ToolWorkflowInput): Promise<ToolWorkfl
 
   try {
     const out = await run(input);
+    if (out.ok === false) {
+      // The tool answered with an error (MCP `isError`): the task failed, its result stands.
+      const error = 'the tool reported an error';
+      Object.assign(state, { status: 'failed', progress: 100, message: error, result: out.result, error });
+      await record('error');
+      return out;
+    }
     Object.assign(state, {
       status: 'completed',
       progress: 100,

@@ -38,6 +38,12 @@ import { fast, storeActivities } from './proxies';
  */
 export class RequestMeter {
   private reserveStarted = false;
+  private reservedAmount = 0;
+  /** True while the reservation is released for an approval wait (see {@link pause}). */
+  private paused = false;
+  /** Parts settled before approval waits, and the tokens they counted. */
+  private parts = 0;
+  private counted = 0;
   private dailyLimit: number | undefined;
   private settled: Promise<string | undefined> | undefined;
   private reported: TokenUsage = NO_USAGE;
@@ -51,13 +57,57 @@ export class RequestMeter {
    */
   async reserve(promptTokens: number): Promise<void> {
     this.reserveStarted = true;
+    this.reservedAmount = promptTokens + this.input.settings.maxCompletionTokens;
+    await this.hold();
+  }
+
+  private async hold(): Promise<void> {
     const r = await fast.reserveQuota({
       userId: this.input.userId,
       requestId: this.input.requestId,
       plan: this.input.plan,
-      amount: promptTokens + this.input.settings.maxCompletionTokens,
+      amount: this.reservedAmount,
     });
     this.dailyLimit = r.dailyLimit;
+  }
+
+  /**
+   * Before a wait for the user's approval (which may last a day): settles the usage so
+   * far as a part of the request (the counters move now) and so drops the reservation.
+   * No quota is held while the request waits; {@link resume} reserves again.
+   */
+  async pause(): Promise<void> {
+    if (this.paused || !this.reserveStarted) return;
+    this.paused = true;
+    const part = ++this.parts;
+    const usage = this.reported;
+    await CancellationScope.nonCancellable(async () => {
+      try {
+        await fast.settleUsage({ ...this.settleInput(usage), counted: this.counted, part });
+        this.counted = usage.totalTokens;
+      } catch (err) {
+        log.error('usage part settle failed; the reservation expires by its TTL', { error: String(err) });
+      }
+    });
+  }
+
+  /** Before the next LLM call after a wait: reserves again (may refuse: quota exceeded). */
+  async resume(): Promise<void> {
+    if (!this.paused) return;
+    this.paused = false;
+    await this.hold();
+  }
+
+  private settleInput(usage: TokenUsage) {
+    return {
+      userId: this.input.userId,
+      requestId: this.input.requestId,
+      sessionId: this.input.sessionId,
+      model: this.input.model,
+      plan: this.input.plan,
+      usage,
+      dailyLimit: this.dailyLimit,
+    };
   }
 
   /**
@@ -90,13 +140,8 @@ export class RequestMeter {
     return await CancellationScope.nonCancellable(async () => {
       try {
         const out = await fast.settleUsage({
-          userId: this.input.userId,
-          requestId: this.input.requestId,
-          sessionId: this.input.sessionId,
-          model: this.input.model,
-          plan: this.input.plan,
-          usage,
-          dailyLimit: this.dailyLimit,
+          ...this.settleInput(usage),
+          ...(this.counted > 0 ? { counted: this.counted } : {}),
         });
         return out.settledAt;
       } catch (err) {

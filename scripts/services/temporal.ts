@@ -11,7 +11,12 @@ import type { Logger } from './log';
 import { findOnPath, isExecutable, isLocalHost, parseHostPort, tail } from './system';
 
 /** Custom search attributes the workflows set; registered on every server used. */
-export const SEARCH_ATTRIBUTES = { ToolName: 'Keyword', SessionId: 'Keyword' } as const;
+export const SEARCH_ATTRIBUTES = {
+  ToolName: 'Keyword',
+  SessionId: 'Keyword',
+  // Chat workflows waiting for a tool call's approval (contracts/approval.ts).
+  AwaitingApprovalSince: 'Datetime',
+} as const;
 
 /** The Temporal CLI release built when none is found. */
 export const TEMPORAL_CLI_VERSION = 'v1.5.1';

@@ -206,7 +206,7 @@ void test('the compose stack has every service; workers scale and api publishes 
   }
 
   const setup = [services['temporal-setup']!.command ?? []].flat().join(' ');
-  for (const attribute of ['ToolName', 'SessionId']) {
+  for (const attribute of ['ToolName', 'SessionId', 'AwaitingApprovalSince']) {
     assert.match(
       setup,
       new RegExp(`\\b${attribute}\\b`),
