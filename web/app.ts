@@ -24,6 +24,7 @@ const STATUS_TEXT: Record<StatusState, string> = {
   checking_quota: 'Checking quota…',
   calling_llm: 'Thinking…',
   running_tool: 'Running a tool…',
+  awaiting_approval: 'Waiting for your approval…',
   summarizing: 'Summarising earlier messages…',
 };
 

@@ -50,6 +50,8 @@ export function plainWords(err: ErrorLike, now: Date = new Date()): string {
       return 'Your access token was refused (wrong or expired). Please sign in again.';
     case 'bad_request':
       return `The server could not accept that: ${err.message}`;
+    case 'conflict':
+      return 'That was already decided otherwise.';
     case 'connection_closed':
       return 'The connection to the server was closed.';
     case 'internal':
