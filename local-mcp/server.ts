@@ -26,6 +26,8 @@ export class LocalMcpState {
   readonly notes = new Map<string, number>();
   /** Every tool call received, by tool name (cancelled and failed ones included). */
   readonly calls = new Map<string, number>();
+  /** Calls the client cancelled (MCP `notifications/cancelled`) while they ran. */
+  cancelled = 0;
 
   count(tool: string): number {
     return this.calls.get(tool) ?? 0;
@@ -76,7 +78,12 @@ export function createLocalMcpServer(state: LocalMcpState): McpServer {
       const token = extra._meta?.progressToken;
       const steps = Math.max(1, Math.round((seconds * 1000) / PROGRESS_INTERVAL_MS));
       for (let i = 1; i <= steps; i++) {
-        await sleep((seconds * 1000) / steps, extra.signal);
+        try {
+          await sleep((seconds * 1000) / steps, extra.signal);
+        } catch (err) {
+          state.cancelled++;
+          throw err;
+        }
         if (token !== undefined) {
           await extra.sendNotification({
             method: 'notifications/progress',

@@ -4,6 +4,7 @@
  * embedded LLM (unless a real one is configured), the worker and the API, and prints
  * the URLs and a dev token. SIGINT/SIGTERM stops exactly what it started.
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import jwt from 'jsonwebtoken';
 import { ConfigError, loadConfig, type Config } from '../lib/config';
@@ -62,7 +63,14 @@ async function main(): Promise<void> {
     TEMPORAL_ADDRESS: config.temporalAddress,
     TEMPORAL_NAMESPACE: config.temporalNamespace,
     LOCAL_LLM_PORT: String(config.localLlmPort),
+    // No MCP server configured: the embedded one.
+    ...(config.mcpServers.length === 0 ? { MCP_CONFIG: embeddedMcpConfig() } : {}),
   };
+  log.info(
+    config.mcpServers.length > 0
+      ? `MCP: ${config.mcpServers.map((s) => s.name).join(', ')} (MCP_CONFIG)`
+      : 'MCP: the embedded MCP server (local-mcp/, over stdio); its tools are local__*',
+  );
   if (config.useLocalLlm) {
     const llm = startApp('llm', 'local-llm/main.ts', env);
     const base = `http://127.0.0.1:${config.localLlmPort}`;
@@ -84,6 +92,18 @@ async function main(): Promise<void> {
     process: api,
   });
   printSummary(config, apiUrl);
+}
+
+/**
+ * Without `MCP_CONFIG`: a config (in .data/) that gives the tools worker the embedded MCP
+ * server over stdio, so the web app shows MCP tools and approvals out of the box.
+ */
+function embeddedMcpConfig(): string {
+  const file = path.join(DATA_DIR, 'mcp.json');
+  mkdirSync(DATA_DIR, { recursive: true });
+  const server = { command: process.execPath, args: ['--import', 'tsx', path.join(ROOT, 'local-mcp/main.ts')], cwd: ROOT };
+  writeFileSync(file, `${JSON.stringify({ mcpServers: { local: server } }, null, 2)}\n`);
+  return file;
 }
 
 function readConfig(): Readonly<Config> {
