@@ -5,7 +5,25 @@
  * the contract's code, the HTTP status and `retryAfter` from `Retry-After`.
  */
 import { ChatApiError, type ClientErrorCode } from './errors';
-import type { Message, Profile, ProfileUpdate, Session, SessionPage, Task, Usage } from './types';
+import type {
+  ApprovalDecision,
+  Message,
+  PendingApproval,
+  Profile,
+  ProfileUpdate,
+  Session,
+  SessionPage,
+  Task,
+  ToolList,
+  Usage,
+} from './types';
+
+/** What a decision on a waiting tool call answers. */
+export interface ApprovalAnswer {
+  requestId: string;
+  toolCallId: string;
+  decision: ApprovalDecision;
+}
 
 /** The part of a fetch Response this client reads. */
 export interface ResponseLike {
@@ -39,6 +57,7 @@ const CODES: ReadonlySet<string> = new Set<ClientErrorCode>([
   'llm_unavailable',
   'cancelled',
   'overloaded',
+  'conflict',
   'internal',
 ]);
 
@@ -121,6 +140,31 @@ export class HttpApi {
 
   async cancelTask(taskId: string): Promise<void> {
     await this.request('POST', `/v1/tasks/${encodeURIComponent(taskId)}/cancel`);
+  }
+
+  /** Every tool the LLM may be offered, and the MCP servers with their status. */
+  tools(): Promise<ToolList> {
+    return this.request('GET', '/v1/tools');
+  }
+
+  /** The user's tool calls that wait for a decision, oldest first. */
+  async approvals(): Promise<PendingApproval[]> {
+    return (await this.request<{ approvals: PendingApproval[] }>('GET', '/v1/approvals')).approvals;
+  }
+
+  /** Approves a waiting tool call (`ChatApiError` `conflict` when it was denied, `not_found` when it no longer waits). */
+  approve(requestId: string, toolCallId: string): Promise<ApprovalAnswer> {
+    return this.decide(requestId, toolCallId, 'approve');
+  }
+
+  /** Denies a waiting tool call; the LLM is told, with the reason. */
+  deny(requestId: string, toolCallId: string, reason?: string): Promise<ApprovalAnswer> {
+    return this.decide(requestId, toolCallId, 'deny', reason);
+  }
+
+  private decide(requestId: string, toolCallId: string, decision: ApprovalDecision, reason?: string): Promise<ApprovalAnswer> {
+    const path = `/v1/approvals/${encodeURIComponent(requestId)}/${encodeURIComponent(toolCallId)}`;
+    return this.request('POST', path, { decision, ...(reason ? { reason } : {}) });
   }
 }
 

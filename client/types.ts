@@ -8,6 +8,23 @@ import type { ClientErrorCode } from './errors';
 
 export type { ErrorCode } from '../contracts/errors';
 export type { ServerFrame, StatusState, QuotaSnapshot } from '../contracts/protocol';
+export type { ApprovalDecision, PendingApproval } from '../contracts/approval';
+
+/** One tool the LLM may be offered (`GET /v1/tools`). */
+export interface ToolInfo {
+  name: string;
+  description: string;
+  source: 'builtin' | 'mcp';
+  server?: string;
+  approval: 'required' | 'none';
+  inputSchema: Record<string, unknown>;
+}
+
+/** `GET /v1/tools`: every tool, and every configured MCP server with its status. */
+export interface ToolList {
+  tools: ToolInfo[];
+  servers: Array<{ name: string; status: 'up' | 'down'; tools: string[] }>;
+}
 
 /** A frame of type `T`. */
 export type FrameOf<T extends ServerFrame['type']> = Extract<ServerFrame, { type: T }>;

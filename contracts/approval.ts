@@ -5,7 +5,7 @@
  * workflows.
  */
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
-import { defineSignal } from '@temporalio/workflow';
+import { defineQuery, defineSignal } from '@temporalio/workflow';
 
 /** What a user may decide. */
 export type ApprovalDecision = 'approve' | 'deny';
@@ -37,6 +37,16 @@ export const AWAITING_APPROVAL_SINCE = defineSearchAttributeKey(
   'AwaitingApprovalSince',
   SearchAttributeType.DATETIME,
 );
+
+/** A call a chat workflow waits on, as its `pendingApprovalsQuery` answers (operators). */
+export interface WaitingCall {
+  toolCallId: string;
+  name: string;
+  expiresAt: string;
+}
+
+/** The calls a chat workflow waits on now (`npm run ops -- approvals:pending`). */
+export const pendingApprovalsQuery = defineQuery<WaitingCall[]>('pendingApprovals');
 
 /** One waiting call, as `GET /v1/approvals` lists it. */
 export interface PendingApproval {

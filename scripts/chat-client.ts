@@ -157,15 +157,55 @@ async function usageLine(client: ChatClient, event?: Extract<ChatEvent, { type: 
   return `[${parts.join(' · ')}]`;
 }
 
+/** Asks the user one question; resolves with the line typed (empty when input ended). */
+type Ask = (question: string) => Promise<string>;
+
+/** One question on stdin, for one-shot use (input that is closed answers ''). */
+const askOnce: Ask = (question) =>
+  new Promise((resolve) => {
+    const rl = readline.createInterface({ input: process.stdin, output: process.stderr, terminal: Boolean(process.stdin.isTTY) });
+    let answered = false;
+    rl.question(question, (answer) => {
+      answered = true;
+      rl.close();
+      resolve(answer);
+    });
+    rl.once('close', () => {
+      if (!answered) resolve('');
+    });
+  });
+
+/**
+ * A tool call waits for the user's decision: asks `approve? [y/N]` and sends the answer
+ * (anything but y/yes denies). Never throws: a decision the API refuses is printed.
+ */
+async function askApproval(client: ChatClient, requestId: string, event: Extract<ChatEvent, { type: 'approval_required' }>, ask: Ask): Promise<void> {
+  const args = JSON.stringify(event.arguments).slice(0, 200);
+  const answer = await ask(`[tool ${event.name} ${args} wants to run] approve? [y/N] `);
+  const yes = /^y(es)?$/i.test(answer.trim());
+  try {
+    if (yes) await client.approve(requestId, event.toolCallId);
+    else await client.deny(requestId, event.toolCallId, 'denied in the CLI');
+    err(yes ? '[approved]' : '[denied]');
+  } catch (e) {
+    err(`[the decision was not recorded: ${describe(e)}]`);
+  }
+}
+
 /** Sends one message and prints the reply; resolves when it ends. */
-async function converse(client: ChatClient, sessionId: string, content: string, verbose: boolean, onStart?: (h: ChatHandle) => void) {
+async function converse(client: ChatClient, sessionId: string, content: string, verbose: boolean, ask: Ask, onStart?: (h: ChatHandle) => void) {
   const handle = client.chat({ sessionId, content });
   onStart?.(handle);
   const printer = new ReplyPrinter(verbose);
   let usage: Extract<ChatEvent, { type: 'usage' }> | undefined;
+  // Several calls of one reply may wait: one question at a time.
+  let questions = Promise.resolve();
   handle.on((event) => {
     if (event.type === 'usage') usage = event;
     printer.on(event, handle);
+    if (event.type === 'approval_required') {
+      questions = questions.then(() => askApproval(client, handle.requestId, event, ask));
+    }
   });
   const end = await handle.terminal;
   printer.finish(end.type === 'done' ? end.content : undefined);
@@ -175,7 +215,7 @@ async function converse(client: ChatClient, sessionId: string, content: string, 
 async function oneShot(client: ChatClient, args: Args): Promise<number> {
   const sessionId = args.session ?? (await client.createSession()).sessionId;
   if (!args.session) err(`session ${sessionId}`);
-  const { handle, end, usage } = await converse(client, sessionId, args.words.join(' '), true);
+  const { handle, end, usage } = await converse(client, sessionId, args.words.join(' '), true, askOnce);
   if (end.type === 'error') {
     err(`error ${describe(new ChatApiError(end.code, end.message, end))}`);
     return 1;
@@ -203,6 +243,12 @@ async function interactive(client: ChatClient, args: Args): Promise<number> {
     rl.prompt();
   };
   const finished = new Promise<number>((resolve) => rl.on('close', () => resolve(0)));
+  // A question asked while a reply runs (an approval) takes the next line typed.
+  let answer: ((line: string) => void) | undefined;
+  const ask: Ask = (question) => {
+    process.stderr.write(question);
+    return new Promise((resolve) => (answer = resolve));
+  };
 
   const interrupt = () => {
     if (running) {
@@ -263,6 +309,11 @@ async function interactive(client: ChatClient, args: Args): Promise<number> {
 
   rl.on('line', (line) => {
     const text = line.trim();
+    if (answer) {
+      const take = answer;
+      answer = undefined;
+      return take(text);
+    }
     void (async () => {
       if (!text) return prompt();
       if (text.startsWith('/')) {
@@ -274,7 +325,7 @@ async function interactive(client: ChatClient, args: Args): Promise<number> {
         return;
       }
       if (running) return err('(a reply is still coming: wait, or /cancel)');
-      const { end, usage } = await converse(client, sessionId, text, false, (h) => (running = h));
+      const { end, usage } = await converse(client, sessionId, text, false, ask, (h) => (running = h));
       running = undefined;
       if (end.type === 'error') err(`error ${describe(new ChatApiError(end.code, end.message, end))}`);
       else err(await usageLine(client, usage));

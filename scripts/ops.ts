@@ -7,6 +7,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { loadConfig } from '../lib/config';
 import { dataConverter } from '../lib/payload-codec';
+import { approvalCommands } from './ops/approvals';
 import { billingCommands } from './ops/billing';
 import type { OpsCommand, OpsContext } from './ops/context';
 import { toolCommands } from './ops/tools';
@@ -15,6 +16,7 @@ import { toolCommands } from './ops/tools';
 export const COMMANDS: Readonly<Record<string, OpsCommand>> = Object.freeze({
   ...billingCommands,
   ...toolCommands,
+  ...approvalCommands,
 });
 
 function help(out: (line: string) => void): void {

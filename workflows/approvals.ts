@@ -25,7 +25,9 @@ import {
   approvalSignal,
   AWAITING_APPROVAL_SINCE,
   DEFAULT_TOOL_APPROVAL_TIMEOUT_S,
+  pendingApprovalsQuery,
   type ApprovalEnd,
+  type WaitingCall,
 } from '../contracts/approval';
 import type { ChatWorkflowInput } from '../contracts/chat';
 import type { LlmToolCall } from '../contracts/common';
@@ -35,6 +37,7 @@ import { fast } from './proxies';
 export class ApprovalDesk {
   private readonly signaled = new Set<string>();
   private readonly reasons = new Map<string, string>();
+  private readonly pending = new Map<string, WaitingCall>();
   private waiting = 0;
 
   constructor(
@@ -45,6 +48,7 @@ export class ApprovalDesk {
       this.signaled.add(s.toolCallId);
       if (s.reason) this.reasons.set(s.toolCallId, s.reason.slice(0, 1000));
     });
+    setHandler(pendingApprovalsQuery, () => [...this.pending.values()]);
   }
 
   /**
@@ -56,14 +60,20 @@ export class ApprovalDesk {
     const { userId, requestId, sessionId, settings } = this.input;
     const timeoutS = settings.toolApprovalTimeoutS ?? DEFAULT_TOOL_APPROVAL_TIMEOUT_S;
     const key = { userId, requestId, toolCallId: call.id };
+    const waiting: WaitingCall = {
+      toolCallId: call.id,
+      name: call.function.name,
+      expiresAt: new Date(Date.now() + timeoutS * 1000).toISOString(),
+    };
     await fast.openToolApproval({
       ...key,
       sessionId,
-      name: call.function.name,
+      name: waiting.name,
       arguments: call.function.arguments,
-      expiresAt: new Date(Date.now() + timeoutS * 1000).toISOString(),
+      expiresAt: waiting.expiresAt,
       waitSeconds: timeoutS,
     });
+    this.pending.set(call.id, waiting);
     await this.enter();
     let end: ApprovalEnd;
     try {
@@ -75,6 +85,7 @@ export class ApprovalDesk {
       }
       throw err;
     } finally {
+      this.pending.delete(call.id);
       this.leave();
     }
     switch (end) {

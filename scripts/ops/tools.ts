@@ -84,7 +84,8 @@ export async function findStuckTools(client: Client, opts: FindStuckOptions): Pr
   return stuck;
 }
 
-function flag(args: readonly string[], name: string): string | undefined {
+/** The value of `--name value` or `--name=value`. */
+export function flag(args: readonly string[], name: string): string | undefined {
   const i = args.indexOf(name);
   if (i >= 0) return args[i + 1];
   const inline = args.find((a) => a.startsWith(`${name}=`));

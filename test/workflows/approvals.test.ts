@@ -21,6 +21,7 @@ import { cancelSignal } from '../../contracts/chat';
 import { addUsage, type LlmToolCall } from '../../contracts/common';
 import { ERRORS } from '../../contracts/errors';
 import type { McpCallSpec } from '../../contracts/tool';
+import { findWaitingChats } from '../../scripts/ops/approvals';
 import { runChat, type ChatRun } from '../../testkit/chat-run';
 import { eventually } from '../../testkit/poll';
 import { LLM_USAGE, useWorkflowEnv, type CallLog, type FakeActivities } from '../../testkit/workflow-env';
@@ -108,6 +109,12 @@ describe('chatWorkflow: tool calls that need approval', () => {
       async during(handle, calls) {
         await waiting(calls, 1);
         marked = await eventually('the search attribute', () => awaitingSince(handle));
+        // Operators find it: `npm run ops -- approvals:pending`.
+        const listed = await eventually('listed by approvals:pending', async () =>
+          (await findWaitingChats(env.client, 0)).find((w) => w.workflowId === handle.workflowId),
+        );
+        assert.deepEqual(listed.calls.map((c) => [c.toolCallId, c.name]), [['call-1', 'local__send_note']]);
+        assert.equal((await findWaitingChats(env.client, 3_600_000)).some((w) => w.workflowId === handle.workflowId), false);
         assert.equal(calls.count('callMcpTool'), 0, 'nothing runs before the decision');
         await rows.decide(handle, 'call-1', 'approve');
       },
