@@ -5,6 +5,7 @@
  */
 import type { ApprovalEnd } from '../contracts/approval';
 import { closeApproval, openApproval, type ApprovalKey } from '../store/approvals';
+import { trackSessionRequest } from '../store/sessions';
 import type { ActivityDeps } from './deps';
 import { argumentsForClient } from './tools';
 
@@ -33,6 +34,8 @@ export function createApprovalActivities(deps: ActivityDeps) {
   async function openToolApproval(input: OpenApprovalInput): Promise<void> {
     await openApproval(deps.db, input);
     await deps.events.keepFor(input.userId, input.requestId, input.waitSeconds + 3600);
+    // Deleting the session still cancels the request, however long it waits.
+    await trackSessionRequest(deps.redis, input.sessionId, input.requestId, input.waitSeconds);
     await deps.events.append(
       input.userId,
       input.requestId,

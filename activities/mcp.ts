@@ -93,7 +93,8 @@ export function createMcpActivities(deps: ActivityDeps) {
         throw failure(
           FAILURE_TYPES.ToolResultTooLarge,
           `the result is too large (${bytes} bytes; at most ${MAX_MCP_RESULT_BYTES} are kept)`,
-          { nonRetryable: true },
+          // The server's answer, not a fault here: logged at debug level.
+          { nonRetryable: true, benign: true },
         );
       }
       progress = 100;
@@ -118,14 +119,14 @@ export function createMcpActivities(deps: ActivityDeps) {
 /** Maps what a call threw to a failure the workflow branches on (by type, never by text). */
 function callFailure(err: unknown, input: CallMcpToolInput): unknown {
   if (err instanceof McpServerDown) {
-    return failure(FAILURE_TYPES.ToolUnavailable, err.message, { nonRetryable: true });
+    return failure(FAILURE_TYPES.ToolUnavailable, err.message, { nonRetryable: true, benign: true });
   }
   if (err instanceof McpError && err.code === (ErrorCode.RequestTimeout as number)) {
-    return failure(FAILURE_TYPES.ToolTimedOut, `no answer within ${input.timeoutS} s`, { nonRetryable: true });
+    return failure(FAILURE_TYPES.ToolTimedOut, `no answer within ${input.timeoutS} s`, { nonRetryable: true, benign: true });
   }
   if (err instanceof McpError) {
     // The server answered with an error: running it again would answer the same.
-    return failure(FAILURE_TYPES.ToolFailed, `the server answered an error: ${err.message}`, { nonRetryable: true });
+    return failure(FAILURE_TYPES.ToolFailed, `the server answered an error: ${err.message}`, { nonRetryable: true, benign: true });
   }
   if (err instanceof Error && 'type' in err) return err; // already a failure (too large...)
   // The connection broke mid-call: a call that may run again is retried (maybe on another

@@ -233,14 +233,17 @@ export async function trackSessionRequest(
   redis: Redis,
   sessionId: string,
   requestId: string,
+  /** More time the request may run from now (a wait for an approval); never shortens. */
+  extraSeconds = 0,
 ): Promise<void> {
   const key = inFlightKey(sessionId);
   const now = Date.now();
   await redis
     .multi()
-    .zadd(key, now, requestId)
+    .zadd(key, 'GT', now + extraSeconds * 1000, requestId)
     .zremrangebyscore(key, '-inf', now - IN_FLIGHT_TTL_SECONDS * 1000)
-    .expire(key, IN_FLIGHT_TTL_SECONDS)
+    .expire(key, IN_FLIGHT_TTL_SECONDS, 'NX')
+    .expire(key, IN_FLIGHT_TTL_SECONDS + extraSeconds, 'GT')
     .exec();
 }
 

@@ -31,13 +31,13 @@ const env = useFaultStack({ MCP_CONFIG: configFile });
 let temporal: Client;
 let tools: Proc[] = [];
 
-before(async () => {
-  // Tools run only on two tools-only workers, so a kill never takes the chat with it.
+/** Tools run only on two tools-only workers, so a kill never takes the chat with it. */
+async function splitWorkers(): Promise<void> {
   await env.stack.procs.worker!.kill();
   await env.stack.startWorker('chatWorker', 'chat,billing,summaries');
   tools = [await env.stack.startWorker('toolsA', 'tools'), await env.stack.startWorker('toolsB', 'tools')];
   temporal = new Client({ connection: await Connection.connect({ address: env.stack.temporalAddress }) });
-});
+}
 after(async () => {
   await temporal?.connection.close();
   await web?.close();
@@ -71,6 +71,8 @@ async function approvalFrame(client: TestClient, requestId: string): Promise<Fra
 }
 
 describe('fault suite: MCP tools', () => {
+  // Inside the suite: runs once the file's stack (a root hook) is up.
+  before(splitWorkers);
   it('tools worker SIGKILL mid-call of a read-only tool: the call runs again elsewhere, progress goes on', async () => {
     const { userId, sessionId, client } = await env.stack.newChat();
     const calls = web.state.count('slow_count');

@@ -6,6 +6,7 @@
  * HTTP contract. Every case checks that the request ends with exactly one terminal frame.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,8 +30,13 @@ before(async () => {
       mcpServers: {
         local: { command: process.execPath, args: ['--import', 'tsx', path.join(ROOT, 'local-mcp/main.ts')], cwd: ROOT },
         web: { url: web.url, timeoutS: 20 },
+        // The same server with a 1 s limit per call.
+        short: { url: web.url, timeoutS: 1, tools: ['slow_count'] },
         // Nothing listens there: a server that is down from the start.
         gone: { url: 'http://127.0.0.1:9/mcp' },
+        // A process that writes garbage instead of MCP, and one that never answers.
+        garbage: { command: process.execPath, args: ['-e', 'setInterval(() => console.log("garbage {"), 50)'] },
+        silent: { command: process.execPath, args: ['-e', 'setInterval(() => undefined, 1000)'] },
       },
     }),
   );
@@ -40,7 +46,7 @@ before(async () => {
     async () => {
       const res = await sys.http(sys.newUser().token, 'GET', '/v1/tools');
       const up = (res.body.servers as Array<{ name: string; status: string }>).filter((s) => s.status === 'up');
-      return up.length === 2;
+      return up.length === 3;
     },
     60_000,
   );
@@ -91,7 +97,9 @@ describe('tools from MCP servers', () => {
       assert.equal((note?.inputSchema as { type?: string }).type, 'object');
     }
     const servers = Object.fromEntries((res.body.servers as Array<{ name: string; status: string }>).map((s) => [s.name, s.status]));
-    assert.deepEqual(servers, { local: 'up', web: 'up', gone: 'down' });
+    assert.deepEqual(servers, { local: 'up', web: 'up', short: 'up', gone: 'down', garbage: 'down', silent: 'down' });
+    const short = (res.body.servers as Array<{ name: string; tools: string[] }>).find((s) => s.name === 'short');
+    assert.deepEqual(short?.tools, ['short__slow_count'], 'only the tools the config names');
     assert.equal((await sys.http(undefined, 'GET', '/v1/tools')).status, 401);
   });
 
@@ -164,6 +172,28 @@ describe('tools from MCP servers', () => {
     assert.equal((await sys.http(token, 'POST', url, { decision: 'approve' })).status, 200, 'still the same');
     assert.equal((await sys.http(token, 'POST', `/v1/approvals/${requestId}/nope`, { decision: 'approve' })).status, 404);
     await client.close();
+  });
+
+  it('the CLI asks "approve? [y/N]": y runs the call once, anything else denies it', async () => {
+    for (const [answer, runs] of [['y', 1], ['n', 0]] as const) {
+      const to = `cli-${answer}-${randomUUID()}`;
+      const { token } = sys.newUser();
+      const child = spawn(
+        process.execPath,
+        ['--import', 'tsx', 'scripts/chat-client.ts', '--url', sys.baseUrl, '--token', token, tool('web__send_note', { to, text: 'x' })],
+        { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, CHAT_TOKEN: '' } },
+      );
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString();
+        if (stderr.includes('approve? [y/N]') && child.stdin.writable) child.stdin.end(`${answer}\n`);
+      });
+      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+      assert.equal(code, 0, stderr);
+      assert.match(stderr, /\[tool web__send_note .* wants to run\] approve\? \[y\/N\]/);
+      assert.match(stderr, answer === 'y' ? /\[approved\]/ : /\[denied\]/);
+      assert.equal(web.state.noted(to), runs);
+    }
   });
 
   it('deny: tool_result "denied" with the reason, the tool never runs, the LLM answers', async () => {
@@ -256,6 +286,7 @@ describe('tools from MCP servers', () => {
       [tool('gone__anything', {}), /unknown tool "gone__anything"/],
       [tool('web__fail', { message: 'boom' }), /the tool reported an error/],
       [tool('web__big', { bytes: 10 * 1024 * 1024 }), /too large/],
+      [tool('short__slow_count', { seconds: 5 }), /no answer within 1 s/],
     ];
     for (const [content, error] of cases) {
       const requestId = send(client, sessionId, content);
