@@ -8,11 +8,11 @@
  */
 import { homedir } from 'node:os';
 import path from 'node:path';
+import type { TiktokenEncoding } from 'tiktoken';
 import { DEFAULT_TASK_QUEUES, type TaskQueues } from '../contracts/common';
 import type { Level } from './logger';
-import type { ModelInfo } from '../prompt/tokens';
 import { DEFAULT_TOOL_APPROVAL_TIMEOUT_S } from '../contracts/approval';
-import { readMcpConfig, type McpServerConfig } from '../tools/mcp/config';
+import { readMcpConfig, type McpServerConfig } from './mcp-config';
 
 /** The dev secret used when JWT_SECRET is unset; refused in production. */
 export const DEV_JWT_SECRET = 'dev-only-secret-change-me';
@@ -89,6 +89,14 @@ export interface LlmEndpoint {
   baseUrl: string;
   apiKey: string;
   model: string;
+}
+
+/** What counting tokens and budgeting a prompt need to know of a model. */
+export interface ModelInfo {
+  /** tiktoken's encoding name (e.g. `o200k_base`). */
+  encoding: TiktokenEncoding;
+  /** Context window in tokens (prompt + completion). */
+  contextWindow: number;
 }
 
 export interface Config {
@@ -193,7 +201,7 @@ export interface Config {
   llmActivitySlots: number;
   /** Chat workflows one worker keeps cached between tasks (`WORKFLOW_CACHE_SIZE`). */
   workflowCacheSize: number;
-  /** `MCP_CONFIG`'s servers (tools/mcp/config.ts); none when unset. */
+  /** `MCP_CONFIG`'s servers (lib/mcp-config.ts); none when unset. */
   mcpServers: readonly McpServerConfig[];
   /** `TOOL_APPROVAL_TIMEOUT_S`: how long a tool call waits for the user's decision. */
   toolApprovalTimeoutS: number;

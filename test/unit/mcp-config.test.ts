@@ -1,5 +1,5 @@
 /**
- * `MCP_CONFIG` (tools/mcp/config.ts): the `mcpServers` format with this project's
+ * `MCP_CONFIG` (lib/mcp-config.ts): the `mcpServers` format with this project's
  * per-server rules, the names the LLM sees, and what `auto` makes of a tool's own
  * annotations. A bad file is refused with the field named, never a value (headers and
  * env may hold secrets).
@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { ConfigError, loadConfig } from '../../lib/config';
-import { mayRetry, mcpToolName, needsApproval, parseMcpConfig } from '../../tools/mcp/config';
+import { mayRetry, mcpToolName, needsApproval, parseMcpConfig } from '../../lib/mcp-config';
 
 describe('MCP_CONFIG', () => {
   it('reads stdio and HTTP servers with their defaults and overrides', () => {

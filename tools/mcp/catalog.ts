@@ -12,7 +12,7 @@
 import type { Redis } from 'ioredis';
 import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv-provider.js';
 import type { JsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/types.js';
-import { mayRetry, needsApproval, type McpServerConfig, type ToolHints } from './config';
+import { mayRetry, needsApproval, type McpServerConfig, type ToolHints } from '../../lib/mcp-config';
 
 /** One tool of a server, as the catalog keeps it. */
 export interface McpToolEntry extends ToolHints {

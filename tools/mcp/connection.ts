@@ -12,7 +12,7 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { RequestOptions } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../../lib/logger';
-import { mcpToolName, type McpServerConfig } from './config';
+import { mcpToolName, type McpServerConfig } from '../../lib/mcp-config';
 import type { McpServerStatus, McpToolEntry } from './catalog';
 
 /** A connect (initialize + tools/list) slower than this counts as a failure. */
