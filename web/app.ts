@@ -3,9 +3,10 @@
  * library. This file wires the screen's parts together and starts the app:
  * - sign-in.ts: the token from the printed link, the form, or last time;
  * - topbar.ts: the connection's state and the quota meter;
- * - sidebar.ts: the sessions, with rename and delete;
+ * - sidebar.ts (+ session-menu.ts): the sessions, with rename and delete;
  * - conversation.ts: a session's messages and sending one; reply.ts draws the reply
- *   streaming in, tool-call.ts the tool calls, messages.ts the bubbles;
+ *   streaming in, tool-call.ts the tool calls, markdown.ts the Markdown, messages.ts
+ *   the bubbles;
  * - notice.ts and plain-words.ts: every error in plain words.
  * state.ts holds what they share; dom.ts the page's elements.
  */

@@ -4,7 +4,7 @@
  */
 import type { ChatHandle } from '../client';
 import { scrollDown, ui } from './dom';
-import { bubble, historyItem } from './messages';
+import { bubble, collapseIfLong, historyItem } from './messages';
 import { fail, failWith, showNotice } from './notice';
 import { ReplyView } from './reply';
 import { refreshSessions, renderSessions } from './sidebar';
@@ -53,6 +53,7 @@ export async function send(content: string): Promise<void> {
   }
   const sessionId = state.current;
   const question = bubble('user', content);
+  collapseIfLong(question, content);
   ui.messages.append(question);
 
   const handle = client.chat({ sessionId, content });
@@ -72,6 +73,7 @@ export async function send(content: string): Promise<void> {
   view.reply.dataset.state = end.type;
   if (end.type === 'done') {
     view.finish(end.content);
+    collapseIfLong(view.reply, end.content);
   } else {
     view.state.textContent = end.code === 'cancelled' ? 'Cancelled.' : 'No reply.';
     if (state.current === sessionId) failWith(end);

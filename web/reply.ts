@@ -1,6 +1,12 @@
-/** One reply being written: the frames of its request drawn into the conversation. */
+/**
+ * One reply being written: the frames of its request drawn into the conversation. The
+ * Markdown is drawn again as text arrives, at most once per animation frame and less
+ * often when drawing takes long, so a long reply costs a bounded share of the page's
+ * time however many deltas it has (not one full render per delta).
+ */
 import type { ChatEvent, ChatHandle, StatusState } from '../client';
-import { el } from './dom';
+import { el, scrollDown } from './dom';
+import { renderMarkdown } from './markdown';
 import { bubble } from './messages';
 import { renderQuota } from './topbar';
 import { showProgress, showResult, toolCallView, type ToolView } from './tool-call';
@@ -13,12 +19,19 @@ const STATUS_TEXT: Record<StatusState, string> = {
   summarizing: 'Summarising earlier messages…',
 };
 
+/** Drawing may take at most this share of the time while a reply streams in. */
+const MAX_DRAW_SHARE = 0.25;
+
 export class ReplyView {
   readonly reply = bubble('assistant', '');
   readonly text: HTMLElement;
   readonly state = el('span', { class: 'state' }, 'Sending…');
   /** Tool views by toolCallId and by taskId. */
   private readonly tools = new Map<string, ToolView>();
+  private drawPending = false;
+  private nextDrawAt = 0;
+  /** How many times the Markdown was drawn (a page attribute, for tests and curious readers). */
+  private draws = 0;
 
   constructor(private readonly handle: ChatHandle) {
     this.text = this.reply.querySelector<HTMLElement>('.text')!;
@@ -33,11 +46,11 @@ export class ReplyView {
         this.state.textContent = STATUS_TEXT[event.state];
         break;
       case 'delta':
-        this.text.textContent = this.handle.text;
+        this.scheduleDraw();
         this.state.textContent = 'Writing…';
         break;
       case 'restart':
-        this.text.textContent = this.handle.text;
+        this.scheduleDraw();
         this.state.textContent = 'The model was retried; starting the reply again…';
         break;
       case 'tool_call': {
@@ -65,9 +78,29 @@ export class ReplyView {
     }
   }
 
-  /** Shows the final text (the `done` frame's, which is the whole reply). */
+  /** Draws the final text (the `done` frame's, which is the whole reply). */
   finish(content: string): void {
-    this.text.textContent = content;
+    this.draw(content);
     this.state.remove();
+  }
+
+  private scheduleDraw(): void {
+    if (this.drawPending) return;
+    this.drawPending = true;
+    const frame = () => {
+      if (performance.now() < this.nextDrawAt) return void requestAnimationFrame(frame);
+      this.drawPending = false;
+      if (!this.handle.finished) this.draw(this.handle.text);
+    };
+    requestAnimationFrame(frame);
+  }
+
+  private draw(text: string): void {
+    const started = performance.now();
+    renderMarkdown(this.text, text);
+    this.reply.dataset.draws = String(++this.draws);
+    const took = performance.now() - started;
+    this.nextDrawAt = started + took / MAX_DRAW_SHARE;
+    scrollDown();
   }
 }

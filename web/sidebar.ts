@@ -1,7 +1,12 @@
-/** The sidebar: the user's sessions, most recent first, each with rename and delete. */
+/**
+ * The sidebar: the user's sessions, most recent first. Each title takes the row's whole
+ * width (two lines before it is cut; the full title on hover); rename and delete sit in
+ * a small menu behind the "⋯" button, and edit in place.
+ */
 import type { Session } from '../client';
 import { el, ui } from './dom';
 import { fail, showNotice } from './notice';
+import { closeMenus, sessionMenu } from './session-menu';
 import { state } from './state';
 
 /** What the sidebar asks of the conversation: set by app.ts (the conversation imports us). */
@@ -33,6 +38,7 @@ export async function refreshSessions(): Promise<void> {
 
 /** Redraws the list (and the open conversation's title) from `state`. */
 export function renderSessions(): void {
+  closeMenus();
   ui.sessions.replaceChildren(...state.sessions.map(sessionItem));
   ui.title.textContent = titleOf(state.sessions.find((s) => s.sessionId === state.current));
 }
@@ -43,26 +49,16 @@ function sessionItem(s: Session): HTMLLIElement {
   const open = el('button', { type: 'button', class: 'open', title }, title);
   if (current) open.setAttribute('aria-current', 'true');
   open.addEventListener('click', () => void actions.open(s.sessionId));
-  const rename = el(
-    'button',
-    { type: 'button', class: 'link', 'aria-label': `Rename “${title}”` },
-    'Rename',
+  const li = el('li', { class: current ? 'current' : '', 'data-session-id': s.sessionId }, open);
+  li.append(
+    ...sessionMenu(title, {
+      rename: () => startRename(li, s),
+      delete: () => confirmDelete(li, s),
+    }),
   );
-  const del = el(
-    'button',
-    { type: 'button', class: 'link', 'aria-label': `Delete “${title}”` },
-    'Delete',
-  );
-  const li = el(
-    'li',
-    { class: current ? 'current' : '', 'data-session-id': s.sessionId },
-    open,
-    el('span', { class: 'actions' }, rename, del),
-  );
-  rename.addEventListener('click', () => startRename(li, s));
-  del.addEventListener('click', () => confirmDelete(li, s));
   return li;
 }
+
 function startRename(li: HTMLLIElement, s: Session): void {
   const input = el('input', {
     type: 'text',
