@@ -143,7 +143,7 @@ describe('compiled release', () => {
       ['/', 'text/html'],
       ['/app.js', 'text/javascript'],
       ['/app.css', 'text/css'],
-      ['/icon.svg', 'image/svg+xml'],
+      ['/icon.svg', 'image/svg\\+xml'], // a pattern: \+ is the plus sign
     ] as const) {
       const res = await fetch(base + route);
       assert.equal(res.status, 200, `${route}: ${res.status}`);
