@@ -41,16 +41,16 @@ function showsAll(locator: Locator): Promise<boolean> {
 }
 
 /**
- * Counts animation frames in `window.__frames`, and sets `window.__headingWhileBusy` once
- * a reply still being written shows a heading.
+ * Counts, in `window.__busyFrames`, the animation frames painted while a reply is being
+ * written, and sets `window.__headingWhileBusy` once such a reply shows a heading.
  */
 async function countFrames(page: Page): Promise<void> {
   await page.evaluate(`(() => {
-    window.__frames = 0;
+    window.__busyFrames = 0;
     window.__headingWhileBusy = false;
     const loop = () => {
-      window.__frames++;
       const reply = document.querySelector('.message.assistant[aria-busy="true"]');
+      if (reply) window.__busyFrames++;
       if (reply?.querySelector('h1')) window.__headingWhileBusy = true;
       requestAnimationFrame(loop);
     };
@@ -141,15 +141,15 @@ describe('web app: reads like a chat app', () => {
     await countFrames(page);
     await sendMessage(page, '[[tokens:2000]] [[delay_ms:1]] a long one');
     assert.equal(await replyEnded(page, 1), 'done');
-    const frames = await page.evaluate<number>(`window.__frames`);
+    const frames = await page.evaluate<number>(`window.__busyFrames`);
     const draws = Number(await lastReply(page).getAttribute('data-draws'));
+    // Drawn in frames while it streamed, plus once with the final text. (Drawing on every
+    // delta instead fails this whenever deltas outnumber frames, as they do on a quiet
+    // machine: 371 deltas over 124 frames measured; under load the server coalesces more.)
+    assert.ok(deltas > 0 && draws >= 2, `${draws} draws of ${deltas} deltas`);
     assert.ok(
-      deltas > frames,
-      `the deltas came faster than frames: ${deltas} deltas, ${frames} frames`,
-    );
-    assert.ok(
-      draws >= 2 && draws <= frames + 1,
-      `at most one draw per frame: ${draws} draws, ${frames} frames`,
+      draws <= frames + 1,
+      `at most one draw per frame: ${draws} draws, ${frames} frames, ${deltas} deltas`,
     );
   });
 
