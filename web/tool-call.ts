@@ -1,7 +1,10 @@
 /**
  * A tool call inside the conversation: its name, its arguments and its result folded
  * (a `<details>` the user opens), a live progress bar for a long-running tool, and a
- * slot for actions on the call.
+ * slot for actions on the call. web/reply.ts routes a request's frames here, keeping
+ * each call's view by `toolCallId` (and `taskId`): a frame about a call waiting for the
+ * user (Approve / Deny) finds its view there and fills `actions`, between the progress
+ * bar and the outcome.
  */
 import type { FrameOf, Message } from '../client';
 import { el } from './dom';
