@@ -27,10 +27,29 @@ export async function openSession(sessionId: string): Promise<void> {
   try {
     const history = await state.client.messages(sessionId, 200);
     if (state.current === sessionId) ui.messages.replaceChildren(...history.map(historyItem));
+    await followWaiting(sessionId);
   } catch (err) {
     fail(err);
   }
   scrollDown();
+}
+
+/**
+ * Requests of this session whose tool calls wait for the user's decision (e.g. after a
+ * reload): each is resumed from its start, so its `approval_required` frames draw the
+ * calls with Approve / Deny again, and the reply goes on once decided.
+ */
+async function followWaiting(sessionId: string): Promise<void> {
+  const client = state.client;
+  if (!client) return;
+  const waiting = (await client.approvals()).filter((a) => a.sessionId === sessionId);
+  for (const requestId of new Set(waiting.map((a) => a.requestId))) {
+    if (state.current !== sessionId) return;
+    const handle = client.resume(requestId, sessionId);
+    const view = new ReplyView(handle);
+    ui.messages.append(view.reply);
+    void follow(handle, view, sessionId);
+  }
 }
 
 function setRunning(handle: ChatHandle | undefined): void {
@@ -62,13 +81,18 @@ export async function send(content: string): Promise<void> {
   scrollDown();
   void refreshSessions();
   setRunning(handle);
+  await follow(handle, view, sessionId);
+  setRunning(undefined);
+}
+
+/** Draws a request's frames into `view` until it ends. */
+async function follow(handle: ChatHandle, view: ReplyView, sessionId: string): Promise<void> {
   handle.on((event) => {
     if (state.current !== sessionId) return;
     view.onEvent(event);
     scrollDown();
   });
   const end = await handle.terminal;
-  setRunning(undefined);
   view.reply.removeAttribute('aria-busy');
   view.reply.dataset.state = end.type;
   if (end.type === 'done') {

@@ -4,12 +4,36 @@
  * often when drawing takes long, so a long reply costs a bounded share of the page's
  * time however many deltas it has (not one full render per delta).
  */
-import type { ChatEvent, ChatHandle, StatusState } from '../client';
+import { ChatApiError, type ChatEvent, type ChatHandle, type StatusState } from '../client';
 import { el, scrollDown } from './dom';
 import { renderMarkdown } from './markdown';
 import { bubble } from './messages';
 import { renderQuota } from './topbar';
-import { showProgress, showResult, toolCallView, type ToolView } from './tool-call';
+import { plainWords } from './plain-words';
+import { state } from './state';
+import {
+  approvalView,
+  askApproval,
+  attachTask,
+  showProgress,
+  showResult,
+  toolCallView,
+  type ToolView,
+} from './tool-call';
+
+/** A refused decision in plain words (409: decided otherwise; 404: no longer waits). */
+function explain(err: unknown): string {
+  if (!(err instanceof ChatApiError)) return `Could not send the decision: ${String(err)}`;
+  if (err.code === 'not_found') return 'This call no longer waits for a decision.';
+  return plainWords(err);
+}
+
+/** Sends the user's decision on a waiting call. */
+async function decide(requestId: string, toolCallId: string, decision: 'approve' | 'deny'): Promise<void> {
+  if (!state.client) throw new Error('signed out');
+  if (decision === 'approve') await state.client.approve(requestId, toolCallId);
+  else await state.client.deny(requestId, toolCallId);
+}
 
 const STATUS_TEXT: Record<StatusState, string> = {
   pruning: 'Preparing…',
@@ -54,11 +78,23 @@ export class ReplyView {
         this.scheduleDraw();
         this.state.textContent = 'The model was retried; starting the reply again…';
         break;
+      case 'approval_required': {
+        if (this.tools.has(event.toolCallId)) break;
+        const tool = approvalView(event);
+        this.tools.set(event.toolCallId, tool);
+        this.reply.before(tool.block);
+        const { requestId } = this.handle;
+        askApproval(tool, event.expiresAt, (d) => decide(requestId, event.toolCallId, d), explain);
+        break;
+      }
       case 'tool_call': {
-        const tool = toolCallView(event);
+        // An approved call already has its view (with the decision in it).
+        const known = this.tools.get(event.toolCallId);
+        const tool = known ?? toolCallView(event);
+        if (known) attachTask(known, event);
         this.tools.set(event.toolCallId, tool);
         if (event.taskId) this.tools.set(event.taskId, tool);
-        this.reply.before(tool.block);
+        if (!known) this.reply.before(tool.block);
         break;
       }
       case 'tool_progress': {

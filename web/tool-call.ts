@@ -76,6 +76,49 @@ export function toolCallView(call: FrameOf<'tool_call'>): ToolView {
   return view;
 }
 
+/** The block for a call that waits for the user's decision (`approval_required`). */
+export function approvalView(asked: FrameOf<'approval_required'>): ToolView {
+  return toolCallView({ ...asked, type: 'tool_call', taskId: undefined });
+}
+
+/** The approved call starts as a task: its view gets the progress bar. */
+export function attachTask(view: ToolView, call: FrameOf<'tool_call'>): void {
+  if (!call.taskId || view.progress) return;
+  view.progress = el('progress', { max: '100', 'aria-label': `${call.name} progress` });
+  view.progress.value = 0;
+  view.message = el('span', { class: 'progress-message' }, 'Starting…');
+  view.actions.after(el('div', {}, view.progress, ' ', view.message));
+}
+
+/**
+ * Approve / Deny on a waiting call. `decide` sends the decision; its answer (or error,
+ * in plain words) replaces the buttons. The call's frames then tell the rest.
+ */
+export function askApproval(
+  view: ToolView,
+  expiresAt: string,
+  decide: (decision: 'approve' | 'deny') => Promise<void>,
+  explain: (err: unknown) => string,
+): void {
+  const note = el('span', { class: 'approval-note' }, `Waiting for your decision (until ${new Date(expiresAt).toLocaleString()})`);
+  const approve = el('button', { type: 'button', class: 'approve' }, 'Approve');
+  const deny = el('button', { type: 'button', class: 'deny' }, 'Deny');
+  const choose = (decision: 'approve' | 'deny') => {
+    approve.disabled = true;
+    deny.disabled = true;
+    decide(decision).then(
+      () => view.actions.replaceChildren(el('span', { class: 'approval-note' }, decision === 'approve' ? 'Approved' : 'Denied')),
+      (err: unknown) => {
+        view.actions.replaceChildren(el('span', { class: 'failed' }, explain(err)));
+      },
+    );
+  };
+  approve.addEventListener('click', () => choose('approve'));
+  deny.addEventListener('click', () => choose('deny'));
+  view.actions.replaceChildren(note, ' ', approve, ' ', deny);
+  view.actions.hidden = false;
+}
+
 export function showProgress(view: ToolView, progress: FrameOf<'tool_progress'>): void {
   if (view.progress) view.progress.value = progress.progress;
   if (view.message) view.message.textContent = `${progress.progress}% · ${progress.message}`;
