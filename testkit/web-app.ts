@@ -19,12 +19,15 @@ export interface WebTestEnv {
   browser: TestBrowser;
 }
 
-/** Starts the stack, the proxy and the browser before the file's tests; stops them after. */
-export function useWebApp(): WebTestEnv {
+/**
+ * Starts the stack (with `extraEnv` on top of the defaults), the proxy and the browser
+ * before the file's tests; stops them after.
+ */
+export function useWebApp(extraEnv: Record<string, string> = {}): WebTestEnv {
   const env = {} as WebTestEnv;
   const contexts: BrowserContext[] = [];
   before(async () => {
-    env.sys = await startSystem({ env: { LLM_MAX_ATTEMPTS: '2' } });
+    env.sys = await startSystem({ env: { LLM_MAX_ATTEMPTS: '2', ...extraEnv } });
     env.proxy = await startTcpProxy(env.sys.api.port);
     env.browser = await launchBrowser();
     const newContext = env.browser.browser.newContext.bind(env.browser.browser);
