@@ -18,8 +18,9 @@ export const AUTO_TITLE_MAX_CHARS = 80;
 export const TITLE_MIN_CHARS = 1;
 export const TITLE_MAX_CHARS = 200;
 /**
- * How long a session remembers a request as in flight: longer than a chat workflow may
- * run (api/chat.ts CHAT_EXECUTION_TIMEOUT), so no live request is ever forgotten.
+ * How long a session remembers a request as in flight: longer than a chat workflow runs
+ * when it waits for no approval; a request that waits is tracked again for as long as
+ * it may wait (activities/approvals.ts), so no live request is ever forgotten.
  */
 export const IN_FLIGHT_TTL_SECONDS = 2 * 3600;
 
