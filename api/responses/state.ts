@@ -28,6 +28,9 @@ export function metaOf(row: ResponseRow): ResponseMeta {
   };
 }
 
+/** The quota snapshot of a rebuilt `usage` event (the response object does not show it). */
+const NO_QUOTA = { dailyUsed: 0, dailyLimit: 0 };
+
 const isEnd = (e: RequestEvent) => e.type === 'done' || e.type === 'error';
 
 /** The request's log as it stands, in order. */
@@ -46,7 +49,7 @@ async function rebuiltLog(store: ResponseStore, row: ResponseRow): Promise<Reque
   if (!reply) {
     return [{ type: 'error', code: ERRORS.Internal.code, message: 'the outcome of this response is no longer available' }];
   }
-  const usage: RequestEvent[] = reply.usage ? [{ type: 'usage', ...reply.usage, quota: { dailyUsed: 0, dailyLimit: 0 } }] : [];
+  const usage: RequestEvent[] = reply.usage ? [{ type: 'usage', ...reply.usage, quota: NO_QUOTA }] : [];
   return [
     ...usage,
     {
@@ -57,6 +60,17 @@ async function rebuiltLog(store: ResponseStore, row: ResponseRow): Promise<Reque
       ...(row.status === 'incomplete' ? { finishReason: 'length' } : {}),
     },
   ];
+}
+
+/**
+ * A log whose end was written from the workflow's outcome after Redis lost it has no
+ * `usage` event: the ledger row has the usage.
+ */
+async function withUsage(store: ResponseStore, row: ResponseRow, events: RequestEvent[]): Promise<RequestEvent[]> {
+  const end = events.at(-1);
+  if (end?.type !== 'done' || events.some((e) => e.type === 'usage')) return events;
+  const usage = (await store.storedReply(row))?.usage;
+  return usage ? [...events.slice(0, -1), { type: 'usage', ...usage, quota: NO_QUOTA }, end] : events;
 }
 
 /** The log a response is rendered from now, with whether its request may still add to it. */
@@ -78,7 +92,7 @@ export async function responseLog(
     }
     if (!closed) return { events, running: true };
     events = await readLog(deps, row);
-    if (events.some(isEnd)) return { events, running: false };
+    if (events.some(isEnd)) return { events: await withUsage(store, row, events), running: false };
   }
   return { events: await rebuiltLog(store, row), running: false };
 }

@@ -8,6 +8,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import OpenAI, { BadRequestError, NotFoundError } from 'openai';
 import type { Response as OpenAIResponse, ResponseStreamEvent } from 'openai/resources/responses/responses';
+import { chatWorkflowId } from '../../contracts/chat';
+import { requestKeys } from '../../store/event-log';
 import { requestIdOfResponse } from '../../store/responses';
 import { startSystem, type TestSystem } from '../../testkit/system';
 import { eventually } from '../../testkit/poll';
@@ -273,6 +275,60 @@ describe('Responses API through the openai client', () => {
     }
     await assert.rejects(client.responses.retrieve('resp_00000000000000000000000000000000'), NotFoundError);
     assert.equal((await ledgerRows(sys.api.deps.db, userId)).length, before, 'nothing billed');
+  });
+
+  it('a response whose workflow ended without its end in the log is never left in_progress', async () => {
+    const { client, userId } = await newKeyUser();
+    const created = await client.responses.create({ model: model(), input: 'Stuck [[tokens:300]] [[delay_ms:50]]', background: true });
+    await eventually('some text', async () => (await client.responses.retrieve(created.id)).output_text.length > 0);
+    const requestId = requestIdOfResponse(created.id)!;
+    await sys.temporal.workflow.getHandle(chatWorkflowId(userId, requestId)).terminate('operator');
+    const r = await eventually('the response to end', async () => {
+      const got = await client.responses.retrieve(created.id);
+      return got.status !== 'in_progress' && got;
+    });
+    assert.equal(r.status, 'failed');
+    assert.equal(r.error?.code, 'internal');
+  });
+
+  it('once the event log has expired, the response is rebuilt from the session and the ledger', async () => {
+    const { client, userId } = await newKeyUser();
+    const done = await client.responses.create({ model: model(), input: 'Keep me [[tokens:9]]' });
+    await eventually('its final status recorded', async () => {
+      const { rows } = await sys.api.deps.db.query('SELECT status FROM responses WHERE id = $1', [done.id]);
+      return rows[0]?.status === 'completed';
+    });
+    const k = requestKeys(userId, requestIdOfResponse(done.id)!);
+    await sys.api.deps.redis.del(k.stream, k.seq, k.end, k.once, k.fence);
+    const rebuilt = await client.responses.retrieve(done.id);
+    assert.equal(rebuilt.status, 'completed');
+    assert.equal(rebuilt.output_text, done.output_text);
+    assert.deepEqual(rebuilt.usage, done.usage);
+    const events: ResponseStreamEvent[] = [];
+    for await (const e of await client.responses.retrieve(done.id, { stream: true })) events.push(e);
+    assert.equal(textOf(events), done.output_text);
+    assert.equal(events.at(-1)?.type, 'response.completed');
+  });
+
+  it('a log lost before anyone saw the end is written again from the workflow, usage from the ledger', async () => {
+    const { client, userId } = await newKeyUser();
+    const created = await client.responses.create({ model: model(), input: 'Lost log [[tokens:7]]', background: true });
+    const requestId = requestIdOfResponse(created.id)!;
+    await sys.temporal.workflow.getHandle(chatWorkflowId(userId, requestId)).result();
+    const k = requestKeys(userId, requestId);
+    await sys.api.deps.redis.del(k.stream, k.seq, k.end, k.once, k.fence);
+    const r = await client.responses.retrieve(created.id);
+    assert.equal(r.status, 'completed');
+    assert.equal(r.usage?.output_tokens, 7);
+    assert.ok(r.output_text.length > 0);
+  });
+
+  it('a response past RESPONSE_TTL_DAYS is gone', async () => {
+    const { client } = await newKeyUser();
+    const r = await client.responses.create({ model: model(), input: 'old news' });
+    await sys.api.deps.db.query("UPDATE responses SET expires_at = now() - interval '1 second' WHERE id = $1", [r.id]);
+    await assert.rejects(client.responses.retrieve(r.id), NotFoundError);
+    await assert.rejects(client.responses.create({ model: model(), input: 'more', previous_response_id: r.id }), NotFoundError);
   });
 
   it('store:false answers once and leaves nothing to retrieve', async () => {
