@@ -41,6 +41,7 @@ import { createActivityDeps } from '../workers/deps';
 import { BenchChatClient, type ChatTiming } from './chat-client';
 import { cpuDelta, cpuReader, requestCost, type CpuSnapshot, type RequestCost } from './chat-costs';
 import { createInProcessRunner } from './in-process-runner';
+import { responsesArm } from './responses';
 import { percentile, round, runStandalone, type BenchResult } from './result';
 import { createTuningActivities } from './tuning-activities';
 import { timelineMetrics, timelineOf } from './workflow-timeline';
@@ -363,6 +364,10 @@ export async function run(): Promise<BenchResult> {
     const sameFrames =
       JSON.stringify(lat.eager.at(-1)?.types) === JSON.stringify(lat.in_process.at(-1)?.types);
     metrics.same_frames_all_arms = sameFrames ? 'yes' : 'NO';
+    // The Responses door's arm (bench/responses.ts), on this same system, as the product runs.
+    await setArm('eager');
+    const responses = await responsesArm(sys);
+    Object.assign(metrics, responses.metrics);
 
     return {
       name: 'chat',
@@ -375,8 +380,9 @@ export async function run(): Promise<BenchResult> {
         { metric: 'fraction_of_ceiling_pct', op: '>=', target: 50 },
         { metric: 'cpu_ms_per_request_all', op: '<=', target: 70 },
         { metric: 'executions_per_request', op: '<=', target: 1 },
+        ...responses.goals,
       ],
-      notes: chatNotes(metrics),
+      notes: [...chatNotes(metrics), ...responses.notes],
     };
   } finally {
     await Promise.all(seats.map((s) => s.client.close()));
