@@ -28,6 +28,7 @@ import { isUuid } from '../frames';
 import type { EventHandler } from '../relay';
 import { watchRequestEnd } from '../request-end';
 import { parseCompletionRequest } from './request';
+import { openEventStream } from './sse';
 import {
   ChunkRenderer,
   completionObject,
@@ -39,8 +40,6 @@ import {
   type Usage,
 } from './render';
 
-/** SSE comment sent this often on an idle stream, so proxies keep it open. */
-const KEEPALIVE_MS = 15_000;
 const PRINTABLE = /^[\x20-\x7e]{1,255}$/;
 
 /**
@@ -279,13 +278,7 @@ async function streamAnswer(
   const begin = () => {
     if (started) return;
     started = true;
-    res.status(200);
-    res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
-    res.setHeader('Cache-Control', 'no-cache');
-    res.setHeader('Connection', 'keep-alive');
-    res.setHeader('X-Accel-Buffering', 'no');
-    res.flushHeaders();
-    keepalive = setInterval(() => res.write(': keep-alive\n\n'), KEEPALIVE_MS);
+    keepalive = openEventStream(res);
   };
 
   await new Promise<void>((resolve) => {

@@ -79,7 +79,7 @@ export function responsesRoutes(deps: ApiDeps): Router {
     let row: ResponseRow | undefined;
     let fresh = true;
     if (parsed.store) {
-      ({ row, fresh } = await createStored(deps, store, user, requestId, model, parsed));
+      ({ row, fresh } = await createStored(deps, store, user, requestId, model, parsed, key !== undefined));
       meta = metaOf(row);
     } else {
       await start(deps, user, requestId, '', model, parsed);
@@ -94,6 +94,11 @@ export function responsesRoutes(deps: ApiDeps): Router {
       };
     }
     const followed = followedOf(user.userId, requestId);
+    if (fresh && row) {
+      // Retention costs no job: each new response drops its user's expired ones, off the
+      // answer's path.
+      store.purgeExpired(user.userId).catch((err: unknown) => deps.logger.warn('purging expired responses failed', { err }));
+    }
     const onEnd = (r: Parameters<typeof settle>[3]) => row && settle(deps, store, row, r);
     if (parsed.stream) {
       await streamResponse(deps, req, res, followed, meta, { after: -1, hold: !parsed.background, onEnd });
@@ -172,9 +177,11 @@ async function createStored(
   requestId: string,
   model: string,
   parsed: ParsedResponseRequest,
+  replayable: boolean,
 ): Promise<{ row: ResponseRow; fresh: boolean }> {
   const id = responseIdOf(requestId);
-  const existing = await store.get(user.userId, id);
+  // Only an Idempotency-Key can name a response that exists (a random id is new).
+  const existing = replayable ? await store.get(user.userId, id) : undefined;
   if (existing) return { row: existing, fresh: false };
   let previous: ResponseRow | undefined;
   if (parsed.previousResponseId !== undefined) {
@@ -187,7 +194,6 @@ async function createStored(
   const limiter = chatRateLimiter(deps.redis);
   const rate = await limiter.take(user.userId, requestId, deps.config.rateLimitPerMinute);
   if (!rate.allowed) await start(deps, user, requestId, '', model, parsed);
-  await store.purgeExpired(user.userId);
   const sessionId = previous?.sessionId ?? requestId;
   const { row, created } = await store.create(
     {

@@ -10,10 +10,8 @@ import type { RequestEvent } from '../../contracts/protocol';
 import type { ApiDeps } from '../deps';
 import { sendError } from '../errors';
 import { errorOfEvent, follow, type Followed } from '../openai/routes';
+import { openEventStream } from '../openai/sse';
 import { ResponseRenderer, type ResponseMeta, type ResponseStreamEvent } from './render';
-
-/** SSE comment sent this often on an idle stream, so proxies keep it open. */
-const KEEPALIVE_MS = 15_000;
 
 export interface StreamOptions {
   /** Events up to this `sequence_number` are not sent (a re-attach's `starting_after`); -1 = all. */
@@ -58,13 +56,7 @@ export async function streamResponse(
   const begin = () => {
     if (started) return;
     started = true;
-    res.status(200);
-    res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
-    res.setHeader('Cache-Control', 'no-cache');
-    res.setHeader('Connection', 'keep-alive');
-    res.setHeader('X-Accel-Buffering', 'no');
-    res.flushHeaders();
-    keepalive = setInterval(() => res.write(': keep-alive\n\n'), KEEPALIVE_MS);
+    keepalive = openEventStream(res);
     send(held.splice(0));
   };
   send(renderer.begin());
