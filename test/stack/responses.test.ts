@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import OpenAI, { BadRequestError, NotFoundError } from 'openai';
+import OpenAI, { BadRequestError, NotFoundError, RateLimitError } from 'openai';
 import type { Response as OpenAIResponse, ResponseStreamEvent } from 'openai/resources/responses/responses';
 import { chatWorkflowId } from '../../contracts/chat';
 import { requestKeys } from '../../store/event-log';
@@ -76,6 +76,8 @@ describe('Responses API through the openai client', () => {
     assert.equal(sessions.body.sessions.length, 1);
     assert.equal(sessions.body.sessions[0].messageCount, 2);
     assert.equal((await client.responses.retrieve(created.id)).output_text, done.output_text, 'stable once ended');
+    const metrics = await fetch(`${sys.baseUrl}/metrics`).then((r) => r.text());
+    assert.match(metrics, /chat_requests_total\{method="responses",status="done"\} [1-9]/);
   });
 
   it('a stream dropped mid-reply re-attaches with starting_after: each event exactly once, in order', async () => {
@@ -206,6 +208,23 @@ describe('Responses API through the openai client', () => {
     });
     assert.equal(second.status, 'completed');
     assert.match(second.output_text, /get_weather returned: \{"tempC":21\}/);
+  });
+
+  it('over quota: a plain create is the SDK RateLimitError, a background one ends failed with quota_exceeded', async () => {
+    const { client, userId } = await newKeyUser();
+    await client.models.list(); // the user exists
+    await sys.api.deps.db.query('INSERT INTO user_quota_overrides (user_id, daily_tokens) VALUES ($1, 10)', [userId]);
+    await assert.rejects(client.responses.create({ model: model(), input: 'too much' }), (err: unknown) => {
+      assert.ok(err instanceof RateLimitError, String(err));
+      assert.equal(err.code, 'quota_exceeded');
+      assert.ok(Number(err.headers?.get('retry-after')) > 0);
+      return true;
+    });
+    const created = await client.responses.create({ model: model(), input: 'too much, later', background: true });
+    const ended = await pollToEnd(client, created.id);
+    assert.equal(ended.status, 'failed');
+    assert.equal(ended.error?.code, 'quota_exceeded');
+    assert.equal((await ledgerRows(sys.api.deps.db, userId)).length, 0, 'nothing billed');
   });
 
   it('max_output_tokens cuts the reply: status incomplete', async () => {
