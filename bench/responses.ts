@@ -84,14 +84,17 @@ async function backgroundCreate(sys: TestSystem, token: string): Promise<number>
   });
   const created = (await res.json()) as { id: string; status: string };
   const ms = performance.now() - t0;
-  if (created.status !== 'queued') throw new Error(`background create answered ${JSON.stringify(created)}`);
+  if (created.status !== 'queued')
+    throw new Error(`background create answered ${JSON.stringify(created)}`);
   const end = await fetch(`${sys.baseUrl}/v1/responses/${created.id}?stream=true`, { headers });
   await end.text();
   return ms;
 }
 
 /** The Responses arm's metrics, goals and notes, measured on `sys` (a running system). */
-export async function responsesArm(sys: TestSystem): Promise<Required<Pick<BenchResult, 'metrics' | 'goals' | 'notes'>>> {
+export async function responsesArm(
+  sys: TestSystem,
+): Promise<Required<Pick<BenchResult, 'metrics' | 'goals' | 'notes'>>> {
   const { token } = sys.newUser('pro');
   for (let i = 0; i < WARMUP; i++) {
     await backgroundCreate(sys, token);
@@ -99,7 +102,11 @@ export async function responsesArm(sys: TestSystem): Promise<Required<Pick<Bench
   }
   const creates: number[] = [];
   for (let i = 0; i < CREATES; i++) creates.push(await backgroundCreate(sys, token));
-  const first: Record<StreamArm, number[]> = { responses: [], responses_unstored: [], chat_completions: [] };
+  const first: Record<StreamArm, number[]> = {
+    responses: [],
+    responses_unstored: [],
+    chat_completions: [],
+  };
   for (let b = 0; b < BLOCKS_PER_ARM * STREAM_ARMS.length; b++) {
     const arm = STREAM_ARMS[b % STREAM_ARMS.length]!;
     for (let i = 0; i < BLOCK; i++) first[arm].push(await firstText(sys, token, arm));

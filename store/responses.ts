@@ -72,7 +72,9 @@ export function responseIdOf(requestId: string): string {
 /** The request id a response id names; undefined when it is not one of ours. */
 export function requestIdOfResponse(id: string): string | undefined {
   const h = HEX_ID.exec(id)?.[1];
-  return h && `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  return (
+    h && `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`
+  );
 }
 
 /** The stored reply of a request, as saved by its reply step. */
@@ -93,7 +95,10 @@ export class ResponseStore {
    * create makes no second one) and the response row; an existing row (the same
    * Idempotency-Key again, racing) is returned as it is, with `created` false.
    */
-  async create(r: NewResponse, newSession: boolean): Promise<{ row: ResponseRow; created: boolean }> {
+  async create(
+    r: NewResponse,
+    newSession: boolean,
+  ): Promise<{ row: ResponseRow; created: boolean }> {
     const { rows } = await this.db.query<Row>(
       `WITH s AS (
          INSERT INTO chat_sessions (id, user_id) SELECT $4, $2 WHERE $10 ON CONFLICT (id) DO NOTHING
@@ -101,7 +106,18 @@ export class ResponseStore {
        INSERT INTO responses (id, user_id, request_id, session_id, previous_response_id, model, background, metadata, expires_at)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now() + make_interval(days => $9))
        ON CONFLICT (id) DO NOTHING RETURNING ${COLUMNS}`,
-      [r.id, r.userId, r.requestId, r.sessionId, r.previousResponseId, r.model, r.background, JSON.stringify(r.metadata), this.ttlDays, newSession],
+      [
+        r.id,
+        r.userId,
+        r.requestId,
+        r.sessionId,
+        r.previousResponseId,
+        r.model,
+        r.background,
+        JSON.stringify(r.metadata),
+        this.ttlDays,
+        newSession,
+      ],
     );
     if (rows[0]) return { row: toRow(rows[0]), created: true };
     const existing = await this.get(r.userId, r.id);
@@ -119,30 +135,42 @@ export class ResponseStore {
   }
 
   /** Records the final status the first time the API sees it (later calls change nothing). */
-  async settle(userId: string, id: string, status: FinalStatus, error: ResponseRow['error']): Promise<void> {
-    await this.db.query('UPDATE responses SET status = $3, error = $4 WHERE id = $1 AND user_id = $2 AND status IS NULL', [
-      id,
-      userId,
-      status,
-      error && JSON.stringify(error),
-    ]);
+  async settle(
+    userId: string,
+    id: string,
+    status: FinalStatus,
+    error: ResponseRow['error'],
+  ): Promise<void> {
+    await this.db.query(
+      'UPDATE responses SET status = $3, error = $4 WHERE id = $1 AND user_id = $2 AND status IS NULL',
+      [id, userId, status, error && JSON.stringify(error)],
+    );
   }
 
   /** Deletes the user's response; false when there was none. */
   async delete(userId: string, id: string): Promise<boolean> {
-    const { rowCount } = await this.db.query('DELETE FROM responses WHERE id = $1 AND user_id = $2', [id, userId]);
+    const { rowCount } = await this.db.query(
+      'DELETE FROM responses WHERE id = $1 AND user_id = $2',
+      [id, userId],
+    );
     return rowCount === 1;
   }
 
   /** Drops the user's expired responses (run on each create: retention costs no job). */
   async purgeExpired(userId: string): Promise<void> {
-    await this.db.query('DELETE FROM responses WHERE user_id = $1 AND expires_at <= now()', [userId]);
+    await this.db.query('DELETE FROM responses WHERE user_id = $1 AND expires_at <= now()', [
+      userId,
+    ]);
   }
 
   /** Removes a row (and the session it alone created) whose request never started. */
   async discard(r: ResponseRow, newSession: boolean): Promise<void> {
     await this.db.query('DELETE FROM responses WHERE id = $1 AND user_id = $2', [r.id, r.userId]);
-    if (newSession) await this.db.query('DELETE FROM chat_sessions WHERE id = $1 AND user_id = $2', [r.sessionId, r.userId]);
+    if (newSession)
+      await this.db.query('DELETE FROM chat_sessions WHERE id = $1 AND user_id = $2', [
+        r.sessionId,
+        r.userId,
+      ]);
   }
 
   /**
@@ -166,7 +194,11 @@ export class ResponseStore {
     return {
       content: m.content,
       toolCalls: m.tool_calls ?? [],
-      usage: u && { promptTokens: u.prompt_tokens, completionTokens: u.completion_tokens, totalTokens: u.total_tokens },
+      usage: u && {
+        promptTokens: u.prompt_tokens,
+        completionTokens: u.completion_tokens,
+        totalTokens: u.total_tokens,
+      },
     };
   }
 }

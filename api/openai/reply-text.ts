@@ -32,7 +32,8 @@ export class ReplyText {
       return piece;
     }
     this.attempt += piece;
-    if (this.attempt.length <= this.sent.length) return this.sent.startsWith(this.attempt) ? '' : undefined;
+    if (this.attempt.length <= this.sent.length)
+      return this.sent.startsWith(this.attempt) ? '' : undefined;
     if (!this.attempt.startsWith(this.sent)) return undefined;
     const fresh = this.attempt.slice(this.sent.length);
     this.sent = this.attempt;

@@ -78,7 +78,12 @@ export function errorOfEvent(event: Extract<RequestEvent, { type: 'error' }>): A
 export function idempotencyKeyOf(req: Request): string | undefined {
   const key = req.get('idempotency-key');
   if (key !== undefined && !PRINTABLE.test(key)) {
-    throw new AppError(ERRORS.BadRequest, 'Idempotency-Key must be 1-255 printable ASCII characters', undefined, 'Idempotency-Key');
+    throw new AppError(
+      ERRORS.BadRequest,
+      'Idempotency-Key must be 1-255 printable ASCII characters',
+      undefined,
+      'Idempotency-Key',
+    );
   }
   return key;
 }

@@ -27,10 +27,16 @@ import type { ErrorCode } from '../../contracts/errors';
 import { ReplyText } from '../openai/reply-text';
 import type { Usage } from '../openai/render';
 
-export type ResponseStatus = 'queued' | 'in_progress' | 'completed' | 'failed' | 'cancelled' | 'incomplete';
+export type ResponseStatus =
+  'queued' | 'in_progress' | 'completed' | 'failed' | 'cancelled' | 'incomplete';
 
 /** Final statuses: a response in one of them changes no more. */
-export const FINAL_STATUSES: ReadonlySet<ResponseStatus> = new Set(['completed', 'failed', 'cancelled', 'incomplete']);
+export const FINAL_STATUSES: ReadonlySet<ResponseStatus> = new Set([
+  'completed',
+  'failed',
+  'cancelled',
+  'incomplete',
+]);
 
 /** What the `response` object repeats from its creation (the stored row, api/responses/store). */
 export interface ResponseMeta {
@@ -155,7 +161,10 @@ export class ResponseRenderer {
   }
 
   /** A `done`: the rest of the text, the items closed, the client's tool calls, the end. */
-  private complete(done: Extract<RequestEvent, { type: 'done' }>, streaming: boolean): ResponseStreamEvent[] {
+  private complete(
+    done: Extract<RequestEvent, { type: 'done' }>,
+    streaming: boolean,
+  ): ResponseStreamEvent[] {
     const rest = this.text.finish(done.content);
     this.finalText = done.content;
     this.toolCalls = done.toolCalls ?? [];
@@ -168,8 +177,19 @@ export class ResponseRenderer {
       const id = messageItemId(this.meta.id);
       const part = { type: 'output_text', text: done.content, annotations: [] };
       out.push(
-        this.event('response.output_text.done', { item_id: id, output_index: 0, content_index: 0, text: done.content, logprobs: [] }),
-        this.event('response.content_part.done', { item_id: id, output_index: 0, content_index: 0, part }),
+        this.event('response.output_text.done', {
+          item_id: id,
+          output_index: 0,
+          content_index: 0,
+          text: done.content,
+          logprobs: [],
+        }),
+        this.event('response.content_part.done', {
+          item_id: id,
+          output_index: 0,
+          content_index: 0,
+          part,
+        }),
         this.event('response.output_item.done', { output_index: 0, item: this.messageItem() }),
       );
     }
@@ -178,9 +198,18 @@ export class ResponseRenderer {
       const item = this.callItem(call, i);
       const at = { item_id: item.id, output_index: first + i };
       out.push(
-        this.event('response.output_item.added', { output_index: first + i, item: { ...item, arguments: '', status: 'in_progress' } }),
-        this.event('response.function_call_arguments.delta', { ...at, delta: call.function.arguments }),
-        this.event('response.function_call_arguments.done', { ...at, arguments: call.function.arguments }),
+        this.event('response.output_item.added', {
+          output_index: first + i,
+          item: { ...item, arguments: '', status: 'in_progress' },
+        }),
+        this.event('response.function_call_arguments.delta', {
+          ...at,
+          delta: call.function.arguments,
+        }),
+        this.event('response.function_call_arguments.done', {
+          ...at,
+          arguments: call.function.arguments,
+        }),
         this.event('response.output_item.done', { output_index: first + i, item }),
       );
     }
@@ -228,7 +257,8 @@ export class ResponseRenderer {
 
   private messageItem() {
     const text = this.finalText ?? this.text.current;
-    const status = this.status === 'completed' ? 'completed' : this.final ? 'incomplete' : 'in_progress';
+    const status =
+      this.status === 'completed' ? 'completed' : this.final ? 'incomplete' : 'in_progress';
     return {
       type: 'message',
       id: messageItemId(this.meta.id),

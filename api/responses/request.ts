@@ -20,7 +20,9 @@ import { storable } from '../frames';
 
 const text = storable(z.string());
 const textPart = z.object({
-  type: z.enum(['input_text', 'output_text'], { message: 'only input_text and output_text parts are supported' }),
+  type: z.enum(['input_text', 'output_text'], {
+    message: 'only input_text and output_text parts are supported',
+  }),
   text,
 });
 const content = z.union([text, z.array(textPart).min(1, 'must hold at least one part')], {
@@ -47,7 +49,8 @@ type Item = z.infer<typeof messageItem> | z.infer<typeof callOutputItem> | z.inf
 
 /** The schema of an input item, by its `type` (a message when absent). */
 function itemSchema(raw: unknown) {
-  const type = typeof raw === 'object' && raw !== null ? (raw as { type?: unknown }).type : undefined;
+  const type =
+    typeof raw === 'object' && raw !== null ? (raw as { type?: unknown }).type : undefined;
   if (type === 'function_call_output') return callOutputItem;
   if (type === 'function_call') return callItem;
   return messageItem;
@@ -106,7 +109,8 @@ export interface ParsedResponseRequest {
   lastUserText: string;
 }
 
-const textOf = (c: z.infer<typeof content>): string => (typeof c === 'string' ? c : c.map((p) => p.text).join(''));
+const textOf = (c: z.infer<typeof content>): string =>
+  typeof c === 'string' ? c : c.map((p) => p.text).join('');
 
 /** The input as chat messages; consecutive `function_call` items make one assistant message. */
 function toMessages(input: string | Item[]): PromptMessage[] {
@@ -114,7 +118,11 @@ function toMessages(input: string | Item[]): PromptMessage[] {
   const out: PromptMessage[] = [];
   for (const it of input) {
     if (it.type === 'function_call') {
-      const call: LlmToolCall = { id: it.call_id, type: 'function', function: { name: it.name, arguments: it.arguments } };
+      const call: LlmToolCall = {
+        id: it.call_id,
+        type: 'function',
+        function: { name: it.name, arguments: it.arguments },
+      };
       const last = out.at(-1);
       if (last?.role === 'assistant' && last.tool_calls) last.tool_calls.push(call);
       else out.push({ role: 'assistant', content: null, tool_calls: [call] });
@@ -128,7 +136,12 @@ function toMessages(input: string | Item[]): PromptMessage[] {
 }
 
 function badRequest(message: string, param?: string): AppError {
-  return new AppError(ERRORS.BadRequest, `${param ? `${param}: ` : ''}${message}`, undefined, param);
+  return new AppError(
+    ERRORS.BadRequest,
+    `${param ? `${param}: ` : ''}${message}`,
+    undefined,
+    param,
+  );
 }
 
 /** Parses `input` items one by one, so an error names the item and field at fault. */
@@ -138,7 +151,10 @@ function parseItems(items: unknown[]): Item[] {
     const parsed = itemSchema(raw).safeParse(raw);
     if (parsed.success) return parsed.data;
     const issue = parsed.error.issues[0];
-    throw badRequest(issue?.message ?? 'invalid item', ['input', i, ...(issue?.path ?? [])].map(String).join('.'));
+    throw badRequest(
+      issue?.message ?? 'invalid item',
+      ['input', i, ...(issue?.path ?? [])].map(String).join('.'),
+    );
   });
 }
 
@@ -155,16 +171,27 @@ export function parseResponseRequest(raw: unknown): ParsedResponseRequest {
   }
   const b = parsed.data;
   const input = typeof b.input === 'string' ? b.input : parseItems(b.input);
-  if (input.length === 0) throw badRequest(typeof input === 'string' ? 'must not be empty' : 'must hold at least one item', 'input');
+  if (input.length === 0)
+    throw badRequest(
+      typeof input === 'string' ? 'must not be empty' : 'must hold at least one item',
+      'input',
+    );
   const store = b.store !== false;
   const background = b.background === true;
-  if (background && !store) throw badRequest('a background response must be stored (store:false with background:true)', 'store');
+  if (background && !store)
+    throw badRequest(
+      'a background response must be stored (store:false with background:true)',
+      'store',
+    );
   if (!store && b.previous_response_id) {
     throw badRequest('store:false cannot continue a stored conversation', 'previous_response_id');
   }
   const turn = toMessages(input);
-  if (!turn.some((m) => m.role !== 'system')) throw badRequest('needs at least one non-system item', 'input');
-  const messages: PromptMessage[] = b.instructions ? [{ role: 'system', content: b.instructions }, ...turn] : turn;
+  if (!turn.some((m) => m.role !== 'system'))
+    throw badRequest('needs at least one non-system item', 'input');
+  const messages: PromptMessage[] = b.instructions
+    ? [{ role: 'system', content: b.instructions }, ...turn]
+    : turn;
   const tools = b.tools?.map(({ type, name, description, parameters, strict }) => ({
     type,
     function: {
@@ -175,7 +202,10 @@ export function parseResponseRequest(raw: unknown): ParsedResponseRequest {
     },
   }));
   const choice = b.tool_choice;
-  const toolChoice = typeof choice === 'object' && choice ? { type: 'function', function: { name: choice.name } } : choice;
+  const toolChoice =
+    typeof choice === 'object' && choice
+      ? { type: 'function', function: { name: choice.name } }
+      : choice;
   const lastUser = [...turn].reverse().find((m) => m.role === 'user');
   return {
     ...(b.model ? { model: b.model } : {}),
@@ -191,7 +221,9 @@ export function parseResponseRequest(raw: unknown): ParsedResponseRequest {
       ...(tools?.length && toolChoice ? { toolChoice } : {}),
       sampling: {
         ...(b.max_output_tokens ? { maxTokens: b.max_output_tokens } : {}),
-        ...(b.temperature !== undefined && b.temperature !== null ? { temperature: b.temperature } : {}),
+        ...(b.temperature !== undefined && b.temperature !== null
+          ? { temperature: b.temperature }
+          : {}),
         ...(b.top_p !== undefined && b.top_p !== null ? { topP: b.top_p } : {}),
       },
     },

@@ -20,7 +20,12 @@ import { randomUUID } from 'node:crypto';
 import express, { type Request, type Router } from 'express';
 import { ERRORS } from '../../contracts/errors';
 import { requestKeys } from '../../store/event-log';
-import { requestIdOfResponse, responseIdOf, ResponseStore, type ResponseRow } from '../../store/responses';
+import {
+  requestIdOfResponse,
+  responseIdOf,
+  ResponseStore,
+  type ResponseRow,
+} from '../../store/responses';
 import type { AuthUser } from '../auth';
 import { cancelChat, startChat } from '../chat';
 import type { ApiDeps } from '../deps';
@@ -40,14 +45,20 @@ function userOf(req: Request): AuthUser {
   return req.user;
 }
 
-const notFound = (param?: string) => new AppError(ERRORS.NotFound, 'response not found', undefined, param);
+const notFound = (param?: string) =>
+  new AppError(ERRORS.NotFound, 'response not found', undefined, param);
 
 /** `starting_after`: a whole number from 0; absent = every event. */
 function parseStartingAfter(raw: unknown): number {
   if (raw === undefined) return -1;
   const n = typeof raw === 'string' && /^-?\d{1,16}$/.test(raw) ? Number(raw) : NaN;
   if (!Number.isSafeInteger(n) || n < 0) {
-    throw new AppError(ERRORS.BadRequest, 'starting_after must be a whole number from 0', undefined, 'starting_after');
+    throw new AppError(
+      ERRORS.BadRequest,
+      'starting_after must be a whole number from 0',
+      undefined,
+      'starting_after',
+    );
   }
   return n;
 }
@@ -73,13 +84,22 @@ export function responsesRoutes(deps: ApiDeps): Router {
     const user = userOf(req);
     const parsed = parseResponseRequest(req.body);
     const key = idempotencyKeyOf(req);
-    const requestId = key !== undefined ? requestIdForKey(user.userId, key, 'responses') : randomUUID();
+    const requestId =
+      key !== undefined ? requestIdForKey(user.userId, key, 'responses') : randomUUID();
     const model = parsed.model ?? deps.config.llm.model;
     let meta: ResponseMeta;
     let row: ResponseRow | undefined;
     let fresh = true;
     if (parsed.store) {
-      ({ row, fresh } = await createStored(deps, store, user, requestId, model, parsed, key !== undefined));
+      ({ row, fresh } = await createStored(
+        deps,
+        store,
+        user,
+        requestId,
+        model,
+        parsed,
+        key !== undefined,
+      ));
       meta = metaOf(row);
     } else {
       await start(deps, user, requestId, '', model, parsed);
@@ -97,14 +117,22 @@ export function responsesRoutes(deps: ApiDeps): Router {
     if (fresh && row) {
       // Retention costs no job: each new response drops its user's expired ones, off the
       // answer's path.
-      store.purgeExpired(user.userId).catch((err: unknown) => deps.logger.warn('purging expired responses failed', { err }));
+      store
+        .purgeExpired(user.userId)
+        .catch((err: unknown) => deps.logger.warn('purging expired responses failed', { err }));
     }
     const onEnd = (r: Parameters<typeof settle>[3]) => row && settle(deps, store, row, r);
     if (parsed.stream) {
-      await streamResponse(deps, req, res, followed, meta, { after: -1, hold: !parsed.background, onEnd });
+      await streamResponse(deps, req, res, followed, meta, {
+        after: -1,
+        hold: !parsed.background,
+        onEnd,
+      });
     } else if (parsed.background) {
       // Just started: queued, known without reading anything (the answer stays fast).
-      const renderer = fresh ? renderLog(meta, []).renderer : await currentResponse(deps, store, row as ResponseRow);
+      const renderer = fresh
+        ? renderLog(meta, []).renderer
+        : await currentResponse(deps, store, row as ResponseRow);
       res.json(renderer.object());
     } else {
       await finalAnswer(deps, req, res, followed, meta, onEnd);

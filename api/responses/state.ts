@@ -36,20 +36,33 @@ const isEnd = (e: RequestEvent) => e.type === 'done' || e.type === 'error';
 /** The request's log as it stands, in order. */
 async function readLog(deps: ApiDeps, row: ResponseRow): Promise<RequestEvent[]> {
   const entries = await deps.redis.xrange(requestKeys(row.userId, row.requestId).stream, '-', '+');
-  return entries.map(([, fields]) => decodeEntry(fields)).filter((e): e is RequestEvent => e !== undefined);
+  return entries
+    .map(([, fields]) => decodeEntry(fields))
+    .filter((e): e is RequestEvent => e !== undefined);
 }
 
 /** The events of a response whose log is gone, from the stored reply, ledger and status. */
 async function rebuiltLog(store: ResponseStore, row: ResponseRow): Promise<RequestEvent[]> {
   if (row.status === 'failed' || row.status === 'cancelled') {
-    const error = row.error ?? { code: row.status === 'cancelled' ? ERRORS.Cancelled.code : ERRORS.Internal.code, message: '' };
+    const error = row.error ?? {
+      code: row.status === 'cancelled' ? ERRORS.Cancelled.code : ERRORS.Internal.code,
+      message: '',
+    };
     return [{ type: 'error', ...error }];
   }
   const reply = await store.storedReply(row);
   if (!reply) {
-    return [{ type: 'error', code: ERRORS.Internal.code, message: 'the outcome of this response is no longer available' }];
+    return [
+      {
+        type: 'error',
+        code: ERRORS.Internal.code,
+        message: 'the outcome of this response is no longer available',
+      },
+    ];
   }
-  const usage: RequestEvent[] = reply.usage ? [{ type: 'usage', ...reply.usage, quota: NO_QUOTA }] : [];
+  const usage: RequestEvent[] = reply.usage
+    ? [{ type: 'usage', ...reply.usage, quota: NO_QUOTA }]
+    : [];
   return [
     ...usage,
     {
@@ -66,11 +79,17 @@ async function rebuiltLog(store: ResponseStore, row: ResponseRow): Promise<Reque
  * A log whose end was written from the workflow's outcome after Redis lost it has no
  * `usage` event: the ledger row has the usage.
  */
-async function withUsage(store: ResponseStore, row: ResponseRow, events: RequestEvent[]): Promise<RequestEvent[]> {
+async function withUsage(
+  store: ResponseStore,
+  row: ResponseRow,
+  events: RequestEvent[],
+): Promise<RequestEvent[]> {
   const end = events.at(-1);
   if (end?.type !== 'done' || events.some((e) => e.type === 'usage')) return events;
   const usage = (await store.storedReply(row))?.usage;
-  return usage ? [...events.slice(0, -1), { type: 'usage', ...usage, quota: NO_QUOTA }, end] : events;
+  return usage
+    ? [...events.slice(0, -1), { type: 'usage', ...usage, quota: NO_QUOTA }, end]
+    : events;
 }
 
 /** The log a response is rendered from now, with whether its request may still add to it. */
@@ -106,12 +125,19 @@ export function renderLog(meta: ResponseMeta, events: readonly RequestEvent[]) {
 }
 
 /** Records a final status the row does not have yet (never fails the caller). */
-export function settle(deps: ApiDeps, store: ResponseStore, row: ResponseRow, renderer: ResponseRenderer): void {
+export function settle(
+  deps: ApiDeps,
+  store: ResponseStore,
+  row: ResponseRow,
+  renderer: ResponseRenderer,
+): void {
   if (row.status !== null || !FINAL_STATUSES.has(renderer.status)) return;
   const error = renderer.object().error as ResponseRow['error'];
   store
     .settle(row.userId, row.id, renderer.status as FinalStatus, error)
-    .catch((err: unknown) => deps.logger.warn('could not record a response status', { err, responseId: row.id }));
+    .catch((err: unknown) =>
+      deps.logger.warn('could not record a response status', { err, responseId: row.id }),
+    );
 }
 
 /** The `response` object as it stands now (recording its final status on first sight). */

@@ -95,7 +95,11 @@ const pushAll = (renderer: ResponseRenderer, event: RequestEvent) => {
 };
 
 /** Writes a finished rendering (a re-attach after the end): the events after `after`. */
-export function writeRendering(res: Response, events: readonly ResponseStreamEvent[], after: number): void {
+export function writeRendering(
+  res: Response,
+  events: readonly ResponseStreamEvent[],
+  after: number,
+): void {
   res.status(200);
   res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
   res.setHeader('Cache-Control', 'no-cache');
@@ -124,7 +128,8 @@ export function finalAnswer(
       renderer.push(event);
       if (!renderer.final) return;
       onEnd(renderer);
-      if (event.type === 'error' && !output && event.code !== ERRORS.Cancelled.code) sendError(res, errorOfEvent(event));
+      if (event.type === 'error' && !output && event.code !== ERRORS.Cancelled.code)
+        sendError(res, errorOfEvent(event));
       else res.json(renderer.object());
       stop();
       resolve();

@@ -19,13 +19,21 @@ async function newClient(apiIndex: number) {
   const { userId, token, client: socket } = await env.stack.newChat(apiIndex);
   await socket.close();
   const at = (i: number) =>
-    new OpenAI({ apiKey: token, baseURL: `http://127.0.0.1:${env.stack.apiPorts[i]}/v1`, maxRetries: 0 });
+    new OpenAI({
+      apiKey: token,
+      baseURL: `http://127.0.0.1:${env.stack.apiPorts[i]}/v1`,
+      maxRetries: 0,
+    });
   return { userId, at };
 }
 
 /** Waits until the response shows some of its reply (its LLM call is streaming). */
 function someText(client: OpenAI, id: string) {
-  return eventually('the reply to start', async () => (await client.responses.retrieve(id)).output_text.length > 0, 30_000);
+  return eventually(
+    'the reply to start',
+    async () => (await client.responses.retrieve(id)).output_text.length > 0,
+    30_000,
+  );
 }
 
 /** Polls (through `client`) until the response has ended. */
@@ -52,10 +60,10 @@ async function assertWhole(userId: string, r: OpenAI.Responses.Response, what: s
   assert.equal(r.output_text, stored.rows[0]?.content, `${what}: the full text`);
   assert.equal(r.usage?.output_tokens, 40, `${what}: the whole reply's usage`);
   await eventually(`${what}: one ledger row`, async () => {
-    const { rowCount } = await env.db.query('SELECT 1 FROM usage_records WHERE user_id = $1 AND request_id = $2', [
-      userId,
-      requestId,
-    ]);
+    const { rowCount } = await env.db.query(
+      'SELECT 1 FROM usage_records WHERE user_id = $1 AND request_id = $2',
+      [userId, requestId],
+    );
     return rowCount === 1;
   });
 }
@@ -63,7 +71,10 @@ async function assertWhole(userId: string, r: OpenAI.Responses.Response, what: s
 describe('fault suite: background responses', () => {
   it('API SIGKILL after a background create: the other API answers it completed', async () => {
     const { userId, at } = await newClient(0);
-    const created = await at(0).responses.create({ input: 'api dies [[tokens:40]] [[delay_ms:60]]', background: true });
+    const created = await at(0).responses.create({
+      input: 'api dies [[tokens:40]] [[delay_ms:60]]',
+      background: true,
+    });
     await someText(at(0), created.id);
     await env.stack.procs.api0!.kill();
     await assertWhole(userId, await completed(at(1), created.id), 'api kill');
@@ -72,7 +83,10 @@ describe('fault suite: background responses', () => {
 
   it('chat worker SIGKILL mid-reply: another worker finishes it, retrieve shows it completed', async () => {
     const { userId, at } = await newClient(0);
-    const created = await at(0).responses.create({ input: 'worker dies [[tokens:40]] [[delay_ms:80]]', background: true });
+    const created = await at(0).responses.create({
+      input: 'worker dies [[tokens:40]] [[delay_ms:80]]',
+      background: true,
+    });
     await someText(at(0), created.id);
     await env.stack.procs.worker!.kill();
     await env.stack.startWorker('worker2');

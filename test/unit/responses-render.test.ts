@@ -10,7 +10,11 @@ import { describe, it } from 'node:test';
 import { ResponseStream } from 'openai/lib/responses/ResponseStream';
 import type { RequestEvent } from '../../contracts/protocol';
 import { AppError } from '../../api/errors';
-import { ResponseRenderer, type ResponseMeta, type ResponseStreamEvent } from '../../api/responses/render';
+import {
+  ResponseRenderer,
+  type ResponseMeta,
+  type ResponseStreamEvent,
+} from '../../api/responses/render';
 import { parseResponseRequest } from '../../api/responses/request';
 
 const meta: ResponseMeta = {
@@ -23,7 +27,13 @@ const meta: ResponseMeta = {
   metadata: { k: 'v' },
 };
 
-const usage: RequestEvent = { type: 'usage', promptTokens: 7, completionTokens: 3, totalTokens: 10, quota: { dailyUsed: 10, dailyLimit: 100 } };
+const usage: RequestEvent = {
+  type: 'usage',
+  promptTokens: 7,
+  completionTokens: 3,
+  totalTokens: 10,
+  quota: { dailyUsed: 10, dailyLimit: 100 },
+};
 
 function render(log: RequestEvent[]) {
   const r = new ResponseRenderer(meta);
@@ -46,7 +56,10 @@ const plain = (v: unknown): unknown =>
   );
 
 const deltaText = (events: readonly ResponseStreamEvent[]) =>
-  events.filter((e) => e.type === 'response.output_text.delta').map((e) => e.delta as string).join('');
+  events
+    .filter((e) => e.type === 'response.output_text.delta')
+    .map((e) => e.delta as string)
+    .join('');
 
 describe('Responses rendering', () => {
   it('numbers events from 0 in order and ends with response.completed; the SDK rebuilds the same object', async () => {
@@ -58,19 +71,25 @@ describe('Responses rendering', () => {
       usage,
       { type: 'done', messageId: '1', content: 'Hello' },
     ]);
-    assert.deepEqual(events.map((e) => e.sequence_number), events.map((_, i) => i));
-    assert.deepEqual(events.map((e) => e.type), [
-      'response.created',
-      'response.in_progress',
-      'response.output_item.added',
-      'response.content_part.added',
-      'response.output_text.delta',
-      'response.output_text.delta',
-      'response.output_text.done',
-      'response.content_part.done',
-      'response.output_item.done',
-      'response.completed',
-    ]);
+    assert.deepEqual(
+      events.map((e) => e.sequence_number),
+      events.map((_, i) => i),
+    );
+    assert.deepEqual(
+      events.map((e) => e.type),
+      [
+        'response.created',
+        'response.in_progress',
+        'response.output_item.added',
+        'response.content_part.added',
+        'response.output_text.delta',
+        'response.output_text.delta',
+        'response.output_text.done',
+        'response.content_part.done',
+        'response.output_item.done',
+        'response.completed',
+      ],
+    );
     assert.equal(r.status, 'completed');
     const object = r.object();
     assert.deepEqual((object.usage as { total_tokens: number }).total_tokens, 10);
@@ -116,8 +135,14 @@ describe('Responses rendering', () => {
   });
 
   it('client tool calls are function_call items after the message', async () => {
-    const call = { id: 'call_1', type: 'function' as const, function: { name: 'get_weather', arguments: '{"city":"Paris"}' } };
-    const { r, events } = render([{ type: 'done', messageId: '1', content: '', toolCalls: [call], finishReason: 'tool_calls' }]);
+    const call = {
+      id: 'call_1',
+      type: 'function' as const,
+      function: { name: 'get_weather', arguments: '{"city":"Paris"}' },
+    };
+    const { r, events } = render([
+      { type: 'done', messageId: '1', content: '', toolCalls: [call], finishReason: 'tool_calls' },
+    ]);
     const output = r.object().output as Array<Record<string, unknown>>;
     assert.equal(output.length, 1);
     assert.equal(output[0]?.type, 'function_call');
@@ -128,22 +153,35 @@ describe('Responses rendering', () => {
   });
 
   it('a reply cut at max_output_tokens is incomplete', () => {
-    const { r, events } = render([{ type: 'delta', content: 'a' }, { type: 'done', messageId: '1', content: 'a', finishReason: 'length' }]);
+    const { r, events } = render([
+      { type: 'delta', content: 'a' },
+      { type: 'done', messageId: '1', content: 'a', finishReason: 'length' },
+    ]);
     assert.equal(events.at(-1)?.type, 'response.incomplete');
     assert.deepEqual(r.object().incomplete_details, { reason: 'max_output_tokens' });
   });
 
   it('errors end as response.failed with the error, cancel as response.cancelled; nothing follows', () => {
-    const failed = render([{ type: 'error', code: 'quota_exceeded', message: 'no quota' }, { type: 'delta', content: 'late' }]);
+    const failed = render([
+      { type: 'error', code: 'quota_exceeded', message: 'no quota' },
+      { type: 'delta', content: 'late' },
+    ]);
     assert.equal(failed.events.at(-1)?.type, 'response.failed');
     assert.deepEqual(failed.r.object().error, { code: 'quota_exceeded', message: 'no quota' });
-    const cancelled = render([{ type: 'delta', content: 'part' }, { type: 'error', code: 'cancelled', message: 'stop' }]);
+    const cancelled = render([
+      { type: 'delta', content: 'part' },
+      { type: 'error', code: 'cancelled', message: 'stop' },
+    ]);
     assert.equal(cancelled.events.at(-1)?.type, 'response.cancelled');
     assert.equal(cancelled.r.status, 'cancelled');
   });
 
   it('the same log renders the same events (what re-attach by sequence_number relies on)', () => {
-    const log: RequestEvent[] = [{ type: 'status', state: 'calling_llm' }, { type: 'delta', content: 'x' }, { type: 'done', messageId: '1', content: 'xy' }];
+    const log: RequestEvent[] = [
+      { type: 'status', state: 'calling_llm' },
+      { type: 'delta', content: 'x' },
+      { type: 'done', messageId: '1', content: 'xy' },
+    ];
     assert.deepEqual(render(log).events, render(log).events);
   });
 });
@@ -152,7 +190,8 @@ describe('POST /v1/responses body', () => {
   const bad = (body: unknown, param?: string) =>
     assert.throws(
       () => parseResponseRequest(body),
-      (err: unknown) => err instanceof AppError && err.spec.code === 'bad_request' && err.param === param,
+      (err: unknown) =>
+        err instanceof AppError && err.spec.code === 'bad_request' && err.param === param,
       JSON.stringify(body),
     );
 
@@ -170,7 +209,9 @@ describe('POST /v1/responses body', () => {
       { role: 'system', content: 'be brief' },
       { role: 'user', content: 'hi' },
     ]);
-    assert.deepEqual(p.completion.tools, [{ type: 'function', function: { name: 'f', parameters: { type: 'object' } } }]);
+    assert.deepEqual(p.completion.tools, [
+      { type: 'function', function: { name: 'f', parameters: { type: 'object' } } },
+    ]);
     assert.deepEqual(p.completion.toolChoice, { type: 'function', function: { name: 'f' } });
     assert.deepEqual(p.completion.sampling, { maxTokens: 9, temperature: 0.5 });
     assert.equal(p.store, true);
@@ -180,14 +221,24 @@ describe('POST /v1/responses body', () => {
   it('maps items: parts, function calls and their outputs', () => {
     const p = parseResponseRequest({
       input: [
-        { role: 'user', content: [{ type: 'input_text', text: 'a' }, { type: 'input_text', text: 'b' }] },
+        {
+          role: 'user',
+          content: [
+            { type: 'input_text', text: 'a' },
+            { type: 'input_text', text: 'b' },
+          ],
+        },
         { type: 'function_call', call_id: 'c1', name: 'f', arguments: '{}' },
         { type: 'function_call_output', call_id: 'c1', output: '42' },
       ],
     });
     assert.deepEqual(p.completion.messages, [
       { role: 'user', content: 'ab' },
-      { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: '{}' } }] },
+      {
+        role: 'assistant',
+        content: null,
+        tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: '{}' } }],
+      },
       { role: 'tool', content: '42', tool_call_id: 'c1' },
     ]);
   });
@@ -198,7 +249,10 @@ describe('POST /v1/responses body', () => {
     bad({ input: [] }, 'input');
     bad({ input: 42 }, 'input');
     bad({}, 'input');
-    bad({ input: [{ role: 'user', content: [{ type: 'input_image', image_url: 'x' }] }] }, 'input.0.content');
+    bad(
+      { input: [{ role: 'user', content: [{ type: 'input_image', image_url: 'x' }] }] },
+      'input.0.content',
+    );
     bad({ input: [{ role: 'system', content: 'only system' }] }, 'input');
     bad({ input: 'a \u0000 b' }, 'input');
     bad({ input: 'x', tools: [{ type: 'web_search' }] }, 'tools.0.type');
