@@ -263,5 +263,7 @@ function start(
     model,
     method: 'responses',
     completion: parsed.completion,
+    // Its session is the chain's: found through the user's own row, or created with it.
+    sessionChecked: true,
   });
 }
