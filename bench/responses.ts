@@ -16,6 +16,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { startSystem, type TestSystem } from '../testkit/system';
+import { BENCH_ENV } from './bench-env';
 import { percentile, round, runStandalone, type BenchResult, type Goal } from './result';
 
 const WARMUP = 10;
@@ -138,7 +139,6 @@ export async function responsesArm(
 
 /** Alone: a system of its own with the chat benchmark's settings. */
 async function run(): Promise<BenchResult> {
-  const { BENCH_ENV } = await import('./chat');
   const sys = await startSystem({ env: BENCH_ENV });
   try {
     const arm = await responsesArm(sys);
