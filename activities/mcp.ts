@@ -14,7 +14,7 @@
  * - Timeouts: the server's `timeoutS` bounds the call (progress does not extend it).
  */
 import { Context } from '@temporalio/activity';
-import { CancelledFailure } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { ErrorCode, McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { ToolHeartbeat } from '../contracts/tool';
 import { FAILURE_TYPES, failure } from '../contracts/errors';
@@ -128,7 +128,7 @@ function callFailure(err: unknown, input: CallMcpToolInput): unknown {
     // The server answered with an error: running it again would answer the same.
     return failure(FAILURE_TYPES.ToolFailed, `the server answered an error: ${err.message}`, { nonRetryable: true, benign: true });
   }
-  if (err instanceof Error && 'type' in err) return err; // already a failure (too large...)
+  if (err instanceof ApplicationFailure) return err; // already ours (the result too large)
   // The connection broke mid-call: a call that may run again is retried (maybe on another
   // worker); one that may not ends interrupted (the server may have acted).
   const text = err instanceof Error ? err.message : String(err);
