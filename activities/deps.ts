@@ -2,7 +2,7 @@
 import type OpenAI from 'openai';
 import type { Redis } from 'ioredis';
 import type { Pool } from 'pg';
-import type { CircuitBreaker } from '../lib/circuit-breaker';
+import type { BreakerOptions, CircuitBreaker } from '../lib/circuit-breaker';
 import type { EventLog } from '../store/event-log';
 import type { SummaryStore } from '../store/summaries';
 import type { Logger } from '../lib/logger';
@@ -11,6 +11,7 @@ import type { PlanLimits } from '../usage/ledger';
 import type { UserService } from '../users/user-service';
 import type { DeltaFlushSettings } from '../lib/config';
 import type { ModelInfo } from '../prompt/tokens';
+import type { ModelCatalog } from '../models/catalog';
 
 export interface ActivityDeps {
   db: Pool;
@@ -32,6 +33,15 @@ export interface ActivityDeps {
   limits: PlanLimits & { reservationTtlSeconds: number };
   /** How LLM tokens are coalesced into deltas (activities/delta-writer.ts); defaults when absent. */
   deltaFlush?: DeltaFlushSettings;
+  /**
+   * The models and their provider routes (`LLM_CONFIG`); absent: every model name goes to
+   * {@link ActivityDeps.llm}'s endpoint, as before routes.
+   */
+  catalog?: ModelCatalog;
+  /** The providers' circuit breaker (default `DEFAULT_LLM_BREAKER`). */
+  llmBreaker?: BreakerOptions;
+  /** A provider without a first token after this long hands over (default 30 s). */
+  llmFirstTokenTimeoutMs?: number;
   /** Extra or overriding model table entries. */
   models?: Readonly<Record<string, ModelInfo>>;
 }

@@ -39,6 +39,7 @@ const CODES: ReadonlySet<string> = new Set<ClientErrorCode>([
   'llm_unavailable',
   'cancelled',
   'overloaded',
+  'model_not_found',
   'internal',
 ]);
 

@@ -27,6 +27,7 @@ export type ErrorCode =
   | 'llm_unavailable'
   | 'cancelled'
   | 'overloaded'
+  | 'model_not_found'
   | 'internal';
 
 export interface ErrorSpec {
@@ -63,6 +64,8 @@ export const ERRORS = {
     status: 503,
     message: 'The server is at capacity, please retry shortly',
   },
+  /** A model no entry of `LLM_CONFIG` offers, on the OpenAI doors (the WebSocket answers `bad_request`). */
+  ModelNotFound: { code: 'model_not_found', status: 404, message: 'The model does not exist' },
   /** A tool call whose arguments fail the tool's schema (answered to the LLM, not the client). */
   InvalidToolArguments: { code: 'bad_request', status: 400, message: 'Invalid tool arguments' },
   Internal: { code: 'internal', status: 500, message: 'Internal error' },
@@ -116,6 +119,7 @@ export const FAILURE_TYPES: { readonly [T in FailureType]: T } = {
   LlmUnavailable: 'LlmUnavailable',
   Cancelled: 'Cancelled',
   Overloaded: 'Overloaded',
+  ModelNotFound: 'ModelNotFound',
   InvalidToolArguments: 'InvalidToolArguments',
   Internal: 'Internal',
   LlmTransient: 'LlmTransient',
