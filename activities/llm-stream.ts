@@ -102,7 +102,8 @@ function post(url: URL, apiKey: string, body: object, signal: AbortSignal): Prom
         agent: agents[url.protocol as 'http:' | 'https:'],
         signal,
         headers: {
-          authorization: `Bearer ${apiKey}`,
+          // A provider without a key (LLM_CONFIG with no apiKeyEnv) gets no Authorization header.
+          ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}),
           'content-type': 'application/json',
           accept: 'text/event-stream',
           'content-length': Buffer.byteLength(payload),

@@ -15,7 +15,8 @@ import { MeteredEventLog } from './metered-event-log';
 export function createLlmClient(endpoint: LlmEndpoint): OpenAI {
   return new OpenAI({
     baseURL: endpoint.baseUrl,
-    apiKey: endpoint.apiKey,
+    // A provider of LLM_CONFIG may need no key; the client refuses to be built without one.
+    apiKey: endpoint.apiKey || 'none',
     maxRetries: 0,
     timeout: 120_000,
   });

@@ -197,9 +197,15 @@ describe('the model of a request', () => {
   });
 
   it('an unknown model: WebSocket bad_request, OpenAI door 404 model_not_found', async () => {
-    const { end } = await chat('hello', 'no-such-model');
-    assert.equal(end.type, 'error');
-    assert.equal(end.code, 'bad_request');
+    const { client, sessionId } = await sys.newChat();
+    const requestId = randomUUID();
+    client.send({ type: 'chat', requestId, sessionId, content: 'hello', model: 'no-such-model' });
+    // Refused at the door: an error frame without eventId, and no request started.
+    const refusal = await client.waitFor((fs) => fs.find((f) => f.requestId === requestId && f.type === 'error'));
+    assert.equal(refusal.code, 'bad_request');
+    assert.match(String(refusal.message), /no-such-model/);
+    assert.ok(!client.of(requestId).some((f) => f.type === 'accepted'));
+    await client.close();
     const { token } = sys.newUser();
     const res = await sys.http(token, 'POST', '/v1/chat/completions', {
       model: 'no-such-model',
