@@ -108,6 +108,7 @@ export async function failoverArm(bundlePath?: string): Promise<FailoverFigures>
       for (let i = 0; i < WARMUP; i++) await measure(arm);
     }
     const samples: Record<Arm, number[]> = { healthy: [], refusing: [], hanging: [] };
+    const blockP50s: Record<Arm, number[]> = { healthy: [], refusing: [], hanging: [] };
     const wrongProvider: Record<Arm, number> = { healthy: 0, refusing: 0, hanging: 0 };
     for (let b = 0; b < BLOCKS_PER_ARM * ARMS.length; b++) {
       const arm = ARMS[b % ARMS.length]!;
@@ -119,6 +120,7 @@ export async function failoverArm(bundlePath?: string): Promise<FailoverFigures>
         const expected = arm === 'healthy' ? '[primary]' : '[secondary]';
         if (!t.content.startsWith(expected)) wrongProvider[arm]++;
       }
+      blockP50s[arm].push(percentile(samples[arm].slice(-BLOCK), 50));
       if (arm === 'hanging' && primary.stats.requests !== primaryCalls) wrongProvider.hanging += primary.stats.requests - primaryCalls;
     }
     primary.setFaults({});
@@ -130,6 +132,9 @@ export async function failoverArm(bundlePath?: string): Promise<FailoverFigures>
       metrics[`failover_${arm}_wrong_provider`] = wrongProvider[arm];
     }
     const healthy = percentile(samples.healthy, 50);
+    // How far apart blocks of one arm land: an overhead inside this spread is noise.
+    const spread = (xs: number[]) => round(Math.max(...xs) - Math.min(...xs));
+    metrics.failover_healthy_block_p50_spread_ms = spread(blockP50s.healthy);
     metrics.failover_refusing_overhead_p50_ms = round(percentile(samples.refusing, 50) - healthy);
     metrics.failover_hanging_open_overhead_p50_ms = round(percentile(samples.hanging, 50) - healthy);
     return {
@@ -139,7 +144,7 @@ export async function failoverArm(bundlePath?: string): Promise<FailoverFigures>
         { metric: 'failover_hanging_open_overhead_p50_ms', op: '<=', target: 20 },
       ],
       notes: [
-        `failover arm (bench/chat-failover.ts): one model routed to two embedded LLM instances, primary then secondary, on a stack of its own; ${BLOCK}-request blocks alternate between healthy (the primary answers), refusing (the primary answers 503 and its breaker is reset before each request, so each request pays the refusal) and hanging (the primary never answers and its breaker is open, tripped before each block by ${BREAKER_FAILURES} requests that waited out LLM_FIRST_TOKEN_TIMEOUT_MS=${FIRST_TOKEN_TIMEOUT_MS}); overhead = p50(arm) - p50(healthy). wrong_provider counts replies not from the expected instance (and, for hanging, calls that reached the primary): 0 expected.`,
+        `failover arm (bench/chat-failover.ts): one model routed to two embedded LLM instances, primary then secondary, on a stack of its own; ${BLOCK}-request blocks alternate between healthy (the primary answers), refusing (the primary answers 503 and its breaker is reset before each request, so each request pays the refusal) and hanging (the primary never answers and its breaker is open, tripped before each block by ${BREAKER_FAILURES} requests that waited out LLM_FIRST_TOKEN_TIMEOUT_MS=${FIRST_TOKEN_TIMEOUT_MS}); overhead = p50(arm) - p50(healthy); healthy_block_p50_spread = the largest minus the smallest p50 of the healthy blocks, the noise an overhead must be read against (the load average above is the whole machine's). wrong_provider counts replies not from the expected instance (and, for hanging, calls that reached the primary): 0 expected.`,
       ],
     };
   } finally {
