@@ -5,6 +5,7 @@
  * as before (one implicit provider, any model name).
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,6 +13,8 @@ import { after, describe, it } from 'node:test';
 import { ConfigError, loadConfig } from '../../lib/config';
 import { costUsd, listedModels, resolveModel, routeOf } from '../../models/catalog';
 import { LlmConfigError, parseLlmConfig } from '../../models/llm-config';
+
+const ROOT = path.resolve(__dirname, '..', '..');
 
 const GOOD = {
   providers: {
@@ -160,5 +163,29 @@ describe('loadConfig with and without LLM_CONFIG', () => {
     const file = path.join(dir, 'good.json');
     const config = loadConfig({ LLM_CONFIG: file });
     assert.equal(config.warnings.length, 1);
+  });
+});
+
+describe('a process given a bad LLM_CONFIG', () => {
+  it('refuses to start, with one line that names the key', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'llm-config-start-'));
+    try {
+      const file = path.join(dir, 'llm.json');
+      const bad = JSON.parse(JSON.stringify(GOOD)) as typeof GOOD;
+      bad.models.cheap.route = ['backup/llama-3', 'bakup/llama-3'];
+      writeFileSync(file, JSON.stringify(bad));
+      const run = spawnSync(process.execPath, ['--import', 'tsx', 'workers/main.ts'], {
+        cwd: ROOT,
+        env: { ...process.env, LLM_CONFIG: file, MAIN_API_KEY: 'sk-main', WORKER_METRICS_PORT: '0', TEMPORAL_METRICS_PORT: '0' },
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      assert.equal(run.status, 1, run.stderr);
+      const lines = run.stderr.trim().split('\n');
+      assert.equal(lines.length, 1, run.stderr);
+      assert.match(lines[0]!, /LLM_CONFIG models\.cheap\.route\[1\]: provider \\"bakup\\" is not defined in providers/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
