@@ -173,6 +173,7 @@ export function createLlmActivities(deps: ActivityDeps) {
       }
     };
 
+    let received = false;
     let content = '';
     const toolCalls: LlmToolCall[] = [];
     let finishReason: string | null = null;
@@ -221,6 +222,7 @@ export function createLlmActivities(deps: ActivityDeps) {
         }
         if (first && (piece || choice.delta?.tool_calls?.length || choice.finish_reason)) gotToken();
       }
+      received = true;
       await deltas.drain();
       if (deltas.superseded) throw new CancelledFailure('superseded');
     } catch (err) {
@@ -228,6 +230,8 @@ export function createLlmActivities(deps: ActivityDeps) {
       // The request ended (cancelled) or a newer attempt took over.
       if (deltas.superseded) throw new CancelledFailure('superseded');
       if (err instanceof CancelledFailure) throw err;
+      // The reply was whole and writing it failed (Redis): not the provider's fault.
+      if (received) throw toFailure(err, false);
       // What this provider wrote lands before anything the next one writes.
       await deltas.drain().catch(() => undefined);
       if (deltas.superseded) throw new CancelledFailure('superseded');
