@@ -28,6 +28,7 @@ let dir: string;
 const A = `a-${randomUUID().slice(0, 6)}`;
 const B = `b-${randomUUID().slice(0, 6)}`;
 const B_PRICE = { inputPerMTok: 2, outputPerMTok: 8 };
+const DUO_PRICE = { inputPerMTok: 1, outputPerMTok: 4 };
 const BREAKER_FAILURES = 3;
 const ATTEMPTS = 2;
 
@@ -44,7 +45,7 @@ before(async () => {
         [B]: { baseUrl: b.url, prices: { 'gpt-4o-mini': B_PRICE } },
       },
       models: {
-        duo: { route: [`${A}/gpt-4o-mini`, `${B}/gpt-4o-mini`], price: { inputPerMTok: 1, outputPerMTok: 4 } },
+        duo: { route: [`${A}/gpt-4o-mini`, `${B}/gpt-4o-mini`], price: DUO_PRICE },
         tiny: { route: [`${B}/gpt-4o-mini`], contextWindow: 1500 },
       },
       defaultModel: 'duo',
@@ -230,6 +231,23 @@ describe('the model of a request', () => {
     assert.equal(refused.end.code, 'context_too_large');
     const fits = await chat(long, 'duo');
     assert.equal(fits.end.type, 'done');
+  });
+});
+
+describe('tools on a configured model', () => {
+  it("summarize_document calls the model's primary under the name it knows, and is priced", async () => {
+    const from = a.stats.calls.length;
+    const text = `${randomUUID()} ${'The quick brown fox jumps over the lazy dog. '.repeat(12)}`;
+    const { end, userId } = await chat(`[[tool:summarize_document ${JSON.stringify({ text, chunkTokens: 50 })}]]`, 'duo');
+    assert.equal(end.type, 'done', JSON.stringify(end));
+    const toolCalls = a.stats.calls.slice(from).filter((c) => !c.stream);
+    assert.ok(toolCalls.length >= 2, `the tool's calls reached the primary (${toolCalls.length})`);
+    assert.deepEqual([...new Set(toolCalls.map((c) => c.model))], ['gpt-4o-mini'], 'the upstream name, not "duo"');
+    const [row] = await waitForRows(sys.api.deps.db, userId, 1);
+    assert.ok(row);
+    const { rows } = await sys.api.deps.db.query<{ cost: string }>('SELECT cost_usd::text AS cost FROM usage_records WHERE user_id = $1', [userId]);
+    const expected = (row.prompt_tokens * DUO_PRICE.inputPerMTok + row.completion_tokens * DUO_PRICE.outputPerMTok) / 1e6;
+    assert.ok(Math.abs(Number(rows[0]?.cost) - expected) < 1e-8, `every token priced, the tool's too: ${rows[0]?.cost} vs ${expected}`);
   });
 });
 
