@@ -131,7 +131,7 @@ export function createLlmActivities(deps: ActivityDeps) {
         await planner.ended(target, input.model, result.ok ? 'ok' : result.outcome, routeLength);
         if (result.ok) return result.output;
         if (result.failure.nonRetryable) throw result.failure;
-        wrote ||= result.wrote;
+        wrote = result.wrote;
         last = result.failure;
       }
       throw last ?? failure(FAILURE_TYPES.LlmTransient, `no provider serves model ${input.model}`);
