@@ -8,9 +8,9 @@
  */
 import { homedir } from 'node:os';
 import path from 'node:path';
+import type { TiktokenEncoding } from 'tiktoken';
 import { DEFAULT_TASK_QUEUES, type TaskQueues } from '../contracts/common';
 import type { Level } from './logger';
-import type { ModelInfo } from '../prompt/tokens';
 import type { BreakerOptions } from './circuit-breaker';
 import { implicitCatalog, routeOf, type ModelCatalog } from '../models/catalog';
 import { LlmConfigError, loadLlmConfig, type LoadedLlmConfig } from '../models/llm-config';
@@ -99,6 +99,14 @@ export interface LlmEndpoint {
   model: string;
 }
 
+/** What counting tokens and budgeting a prompt need to know of a model. */
+export interface ModelInfo {
+  /** tiktoken's encoding name (e.g. `o200k_base`). */
+  encoding: TiktokenEncoding;
+  /** Context window in tokens (prompt + completion). */
+  contextWindow: number;
+}
+
 export interface Config {
   nodeEnv: string;
   /** Lowest level the processes log (`LOG_LEVEL`). */
@@ -112,17 +120,9 @@ export interface Config {
   cacheCommandTimeoutMs: number;
   temporalAddress: string;
   temporalNamespace: string;
+  /** The chat LLM without `LLM_CONFIG`; with it, the default model's primary provider. */
   jwtSecret: string;
   /** True when JWT_SECRET was not set and the dev secret is in use. */
-  jwtSecretIsDev: boolean;
-  /** Browser origins allowed to open the WebSocket; empty = any (non-browser clients send none). */
-  allowedOrigins: readonly string[];
-  /** True when no OPENAI_API_KEY is set: the embedded local LLM serves requests. */
-  useLocalLlm: boolean;
-  localLlmPort: number;
-  /** The chat LLM without `LLM_CONFIG`; with it, the default model's primary provider. */
-  llm: LlmEndpoint;
-  summaryLlm: LlmEndpoint;
   /** The models requests may pick and their provider routes (`LLM_CONFIG`; models/catalog.ts). */
   models: ModelCatalog;
   /** An LLM provider that sends no first token within this long hands over to the next. */
@@ -131,6 +131,14 @@ export interface Config {
   llmBreaker: Readonly<BreakerOptions>;
   /** Problems that did not stop the start (a provider skipped): the processes log them. */
   warnings: readonly string[];
+  jwtSecretIsDev: boolean;
+  /** Browser origins allowed to open the WebSocket; empty = any (non-browser clients send none). */
+  allowedOrigins: readonly string[];
+  /** True when no OPENAI_API_KEY is set: the embedded local LLM serves requests. */
+  useLocalLlm: boolean;
+  localLlmPort: number;
+  llm: LlmEndpoint;
+  summaryLlm: LlmEndpoint;
   freeDailyTokens: number;
   proDailyTokens: number;
   /** Monthly quotas (UTC calendar month); default 30x the daily quota. */
@@ -415,7 +423,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     eventTtlSeconds: int(env, 'EVENT_TTL_SECONDS', 2 * 3600, 3600),
     maxHistoryMessages: int(env, 'MAX_HISTORY_MESSAGES', 10, 1),
     contextSafetyMargin: int(env, 'CONTEXT_SAFETY_MARGIN', 128),
-    modelTable: Object.freeze({ ...parseModelTable(env.MODEL_TABLE), ...routes?.modelTable }),
+    modelTable: parseModelTable(env.MODEL_TABLE),
     summaryThreshold: int(env, 'SUMMARY_THRESHOLD', 20, 2),
     summaryMinNewMessages: int(env, 'SUMMARY_MIN_NEW_MESSAGES', 10, 1),
     summaryMaxTokens: int(env, 'SUMMARY_MAX_TOKENS', 512, 16),

@@ -5,6 +5,7 @@
  * from `LLM_CONFIG` (models/llm-config.ts) or, without it, from `OPENAI_*`/the embedded
  * LLM as one implicit provider that serves any model name (the behaviour before routes).
  */
+import type { TiktokenEncoding } from 'tiktoken';
 
 /** Prices in US dollars per million tokens. */
 export interface Price {
@@ -34,7 +35,9 @@ export interface ModelEntry {
   name: string;
   /** Tried in order: the first is the primary, the others take over when it fails. */
   route: readonly RouteTarget[];
+  /** Absent: the primary's model family's (prompt/tokens.ts `catalogModelTable`). */
   contextWindow?: number;
+  encoding?: TiktokenEncoding;
   price?: Price;
 }
 

@@ -8,7 +8,6 @@
  */
 import { readFileSync } from 'node:fs';
 import type { TiktokenEncoding } from 'tiktoken';
-import { modelInfo, type ModelInfo } from '../prompt/tokens';
 import type { ModelCatalog, ModelEntry, Price, Provider, RouteTarget } from './catalog';
 
 /** A bad `LLM_CONFIG`; lib/config.ts turns it into its ConfigError. */
@@ -18,8 +17,6 @@ export class LlmConfigError extends Error {
 
 export interface LoadedLlmConfig {
   catalog: ModelCatalog;
-  /** Encoding and context window of every model, for token counting and the prompt budget. */
-  modelTable: Record<string, ModelInfo>;
   /** What was skipped, one line each (logged by the processes at start). */
   warnings: string[];
 }
@@ -94,7 +91,6 @@ export function parseLlmConfig(text: string, env: Record<string, string | undefi
   if (!isObject(raw.models) || Object.keys(raw.models).length === 0) fail('models', 'must be an object with at least one model');
 
   const models: Record<string, ModelEntry> = {};
-  const modelTable: Record<string, ModelInfo> = {};
   for (const [name, m] of Object.entries(raw.models)) {
     const key = `models.${name}`;
     if (!MODEL_RE.test(name)) fail(key, 'a model name is 1-100 letters, digits, _ . : / -');
@@ -123,9 +119,7 @@ export function parseLlmConfig(text: string, env: Record<string, string | undefi
       warnings.push(`LLM_CONFIG ${key}: every provider of its route is skipped; model not offered`);
       continue;
     }
-    const info = tableEntry(m, key, route[0]!.upstream);
-    modelTable[name] = info;
-    models[name] = Object.freeze({ name, route: Object.freeze(route), contextWindow: info.contextWindow, ...(price ? { price } : {}) });
+    models[name] = Object.freeze({ name, route: Object.freeze(route), ...tokenSettings(m, key), ...(price ? { price } : {}) });
   }
 
   const names = Object.keys(raw.models);
@@ -134,22 +128,23 @@ export function parseLlmConfig(text: string, env: Record<string, string | undefi
   if (!models[defaultModel]) fail('defaultModel', `"${defaultModel}" has no provider left (see the warnings above)`);
   return {
     catalog: Object.freeze({ configured: true, models: Object.freeze(models), defaultModel }),
-    modelTable,
     warnings,
   };
 }
 
-/** Encoding and context window: as configured, else those of the primary's model family. */
-function tableEntry(m: Json, key: string, upstream: string): ModelInfo {
-  const known = modelInfo(upstream);
+/**
+ * The model's context window and encoding when configured; absent ones come from the
+ * primary's model family where tokens are counted (prompt/tokens.ts `catalogModelTable`).
+ */
+function tokenSettings(m: Json, key: string): Pick<ModelEntry, 'contextWindow' | 'encoding'> {
   const cw = m.contextWindow;
-  if (cw !== undefined && (!Number.isInteger(cw) || (cw as number) < 16)) fail(`${key}.contextWindow`, 'must be a whole number >= 16');
+  if (cw !== undefined && (typeof cw !== 'number' || !Number.isInteger(cw) || cw < 16)) fail(`${key}.contextWindow`, 'must be a whole number >= 16');
   const enc = m.encoding;
   if (enc !== undefined && (typeof enc !== 'string' || !ENCODINGS.has(enc))) fail(`${key}.encoding`, `must be one of ${[...ENCODINGS].join(', ')}`);
-  return Object.freeze({
-    encoding: (enc as TiktokenEncoding | undefined) ?? known.encoding,
-    contextWindow: (cw as number | undefined) ?? known.contextWindow,
-  });
+  return {
+    ...(cw !== undefined ? { contextWindow: cw } : {}),
+    ...(enc !== undefined ? { encoding: enc as TiktokenEncoding } : {}),
+  };
 }
 
 /** Reads and parses the file at `path`. */

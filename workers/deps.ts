@@ -4,6 +4,7 @@ import type { ActivityDeps } from '../activities';
 import type { Config, LlmEndpoint } from '../lib/config';
 import { createPool } from '../store/db';
 import { CircuitBreaker } from '../lib/circuit-breaker';
+import { catalogModelTable } from '../prompt/tokens';
 import { SummaryStore } from '../store/summaries';
 import type { Logger } from '../lib/logger';
 import { UsageCounters } from '../usage/counters';
@@ -54,7 +55,8 @@ export function createActivityDeps(config: Config, logger: Logger): OwnedDeps {
       windowMs: 60_000,
       cooldownMs: config.summaryBreakerCooldownMs,
     }),
-    models: config.modelTable,
+    // The models of LLM_CONFIG by their own names: their windows and encodings.
+    models: Object.freeze({ ...config.modelTable, ...catalogModelTable(config.models, config.modelTable) }),
     catalog: config.models,
     llmBreaker: config.llmBreaker,
     llmFirstTokenTimeoutMs: config.llmFirstTokenTimeoutMs,

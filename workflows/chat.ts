@@ -44,7 +44,7 @@ import { quotaRefusalMessage, RequestMeter } from './usage';
  * request) instead of a billing child per request. The branch for workflows started
  * before it is gone (they ended long ago: chat workflows live at most an hour); the
  * deprecated marker stays for one release so that a rollback to the release before
- * still replays today's workflows, and is then deleted (README "Safe deploys").
+ * still replays today's workflows, and is then deleted (README "Rolling out a workflow change").
  */
 export const LEDGER_IN_REPLY_STEP = 'ledger-in-reply-step';
 
@@ -52,7 +52,7 @@ export const LEDGER_IN_REPLY_STEP = 'ledger-in-reply-step';
  * Patch: `status: summarizing` goes out from the reply step, before `done`. Before it the
  * status was emitted after the summary's start, behind `done`, where the event log
  * refuses everything: no client ever saw it. Asked only when a summary is due, so other
- * requests carry no marker. Retire as {@link LEDGER_IN_REPLY_STEP} (README "Safe deploys").
+ * requests carry no marker. Retire as {@link LEDGER_IN_REPLY_STEP} (README "Rolling out a workflow change").
  */
 export const SUMMARIZING_BEFORE_DONE = 'summarizing-before-done';
 

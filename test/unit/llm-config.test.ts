@@ -13,6 +13,7 @@ import { after, describe, it } from 'node:test';
 import { ConfigError, loadConfig } from '../../lib/config';
 import { costUsd, listedModels, resolveModel, routeOf } from '../../models/catalog';
 import { LlmConfigError, parseLlmConfig } from '../../models/llm-config';
+import { catalogModelTable } from '../../prompt/tokens';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
@@ -52,7 +53,8 @@ const clone = (): any => JSON.parse(JSON.stringify(GOOD));
 
 describe('LLM_CONFIG', () => {
   it('builds routes, prices, context windows and the default model', () => {
-    const { catalog, modelTable, warnings } = parse(GOOD);
+    const { catalog, warnings } = parse(GOOD);
+    const modelTable = catalogModelTable(catalog);
     assert.deepEqual(warnings, []);
     assert.equal(catalog.defaultModel, 'gpt-4o-mini');
     const route = routeOf(catalog, 'gpt-4o-mini');
@@ -149,7 +151,7 @@ describe('loadConfig with and without LLM_CONFIG', () => {
     const config = loadConfig({ LLM_CONFIG: file, MAIN_API_KEY: 'sk-main', LLM_FIRST_TOKEN_TIMEOUT_MS: '5000' });
     assert.equal(config.models.configured, true);
     assert.equal(config.llm.model, 'gpt-4o-mini');
-    assert.equal(config.modelTable['gpt-4o-mini']?.contextWindow, 64000);
+    assert.equal(catalogModelTable(config.models)['gpt-4o-mini']?.contextWindow, 64000);
     assert.equal(config.llmFirstTokenTimeoutMs, 5000);
     assert.equal(config.useLocalLlm, false);
     assert.deepEqual(config.warnings, []);
