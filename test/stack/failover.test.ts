@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
+import OpenAI, { NotFoundError } from 'openai';
 import { chatWorkflowId } from '../../contracts/chat';
 import { llmFirstTokenSeconds, llmRequestsTotal } from '../../lib/metrics';
 import { startLocalLlm, type LocalLlm } from '../../local-llm/server';
@@ -189,12 +190,19 @@ describe('failover between providers', () => {
 });
 
 describe('the model of a request', () => {
-  it('GET /v1/models lists the configured models', async () => {
+  it('GET /v1/models lists the configured models; the openai client sees model_not_found', async () => {
     const { token } = sys.newUser();
-    const res = await sys.http(token, 'GET', '/v1/models');
-    assert.equal(res.status, 200);
-    const listed = res.body as { data: Array<{ id: string }> };
-    assert.deepEqual(listed.data.map((m) => m.id), ['duo', 'tiny']);
+    const openai = new OpenAI({ baseURL: `${sys.baseUrl}/v1`, apiKey: token, maxRetries: 0 });
+    const ids: string[] = [];
+    for await (const m of openai.models.list()) ids.push(m.id);
+    assert.deepEqual(ids, ['duo', 'tiny']);
+    await assert.rejects(
+      openai.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] }),
+      (e: unknown) => e instanceof NotFoundError && e.code === 'model_not_found' && e.param === 'model',
+    );
+    const answer = await openai.chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: 'hi' }] });
+    assert.equal(answer.model, 'tiny');
+    assert.match(answer.choices[0]?.message.content ?? '', /^\[b\] /);
   });
 
   it('an unknown model: WebSocket bad_request, OpenAI door 404 model_not_found', async () => {
