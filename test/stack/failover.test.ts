@@ -16,6 +16,7 @@ import OpenAI, { NotFoundError } from 'openai';
 import { chatWorkflowId } from '../../contracts/chat';
 import { llmFirstTokenSeconds, llmRequestsTotal } from '../../lib/metrics';
 import { startLocalLlm, type LocalLlm } from '../../local-llm/server';
+import { freePort } from '../../testkit/free-port';
 import { contentOf, postSse } from '../../testkit/sse';
 import { startSystem, type TestSystem } from '../../testkit/system';
 import { counterValue, ledgerRows, waitForRows } from '../../testkit/usage';
@@ -28,6 +29,8 @@ let dir: string;
 /** Provider names unique to this run: breaker keys in Redis are per provider name. */
 const A = `a-${randomUUID().slice(0, 6)}`;
 const B = `b-${randomUUID().slice(0, 6)}`;
+/** A provider whose port nothing listens on: every connection is refused. */
+const GONE = `gone-${randomUUID().slice(0, 6)}`;
 const B_PRICE = { inputPerMTok: 2, outputPerMTok: 8 };
 const DUO_PRICE = { inputPerMTok: 1, outputPerMTok: 4 };
 const BREAKER_FAILURES = 3;
@@ -44,10 +47,12 @@ before(async () => {
       providers: {
         [A]: { baseUrl: a.url },
         [B]: { baseUrl: b.url, prices: { 'gpt-4o-mini': B_PRICE } },
+        [GONE]: { baseUrl: `http://127.0.0.1:${await freePort()}/v1` },
       },
       models: {
         duo: { route: [`${A}/gpt-4o-mini`, `${B}/gpt-4o-mini`], price: DUO_PRICE },
         tiny: { route: [`${B}/gpt-4o-mini`], contextWindow: 1500 },
+        fallback: { route: [`${GONE}/gpt-4o-mini`, `${B}/gpt-4o-mini`] },
       },
       defaultModel: 'duo',
     }),
@@ -123,6 +128,14 @@ describe('failover between providers', () => {
     assert.ok(Math.abs(report.month.costUsd - expected) < 1e-9);
   });
 
+  it('the first refuses the connection: the second answers at once', async () => {
+    const refused = await counterValue(llmRequestsTotal, { provider: GONE, outcome: 'failed' });
+    const { end, frames } = await chat(`connect ${randomUUID()}`, 'fallback');
+    assert.equal(end.type, 'done', JSON.stringify(frames.slice(-3)));
+    assert.match(String(end.content), /^\[b\] /);
+    assert.equal(await counterValue(llmRequestsTotal, { provider: GONE, outcome: 'failed' }), refused + 1);
+  });
+
   it('the first hangs: the second answers after the first-token timeout', async () => {
     a.setFaults({ hang: true });
     const marker = randomUUID();
@@ -195,7 +208,7 @@ describe('the model of a request', () => {
     const openai = new OpenAI({ baseURL: `${sys.baseUrl}/v1`, apiKey: token, maxRetries: 0 });
     const ids: string[] = [];
     for await (const m of openai.models.list()) ids.push(m.id);
-    assert.deepEqual(ids, ['duo', 'tiny']);
+    assert.deepEqual(ids, ['duo', 'tiny', 'fallback']);
     await assert.rejects(
       openai.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] }),
       (e: unknown) => e instanceof NotFoundError && e.code === 'model_not_found' && e.param === 'model',
