@@ -3,8 +3,8 @@
  * providers"): the model's route, less the providers whose circuit breaker is open. The
  * breakers live in Redis (lib/circuit-breaker.ts), so every worker skips a failing
  * provider together instead of each request waiting out its timeout; one opens after
- * `failureThreshold` failures within a minute, and the first call after its cool-down
- * probes the provider again.
+ * `failureThreshold` failures within a minute; after its cool-down the next call probes
+ * the provider: failing, it opens the breaker again at once; answering, it closes it.
  *
  * A route of one step (every model without `LLM_CONFIG`) has nothing to skip to: it
  * costs no Redis call and keeps no breaker, as before routes existed.
@@ -79,7 +79,11 @@ export class RoutePlanner {
   private breaker(target: RouteTarget): CircuitBreaker {
     const name = target.provider.name;
     let b = this.breakers.get(name);
-    if (!b) this.breakers.set(name, (b = new CircuitBreaker(this.redis, `llm-provider:${name}`, this.breakerOptions)));
+    if (!b) {
+      // After a cool-down one failed probe reopens it: a hanging provider costs one request its timeout.
+      const options = { ...this.breakerOptions, reopenOnProbeFailure: true };
+      this.breakers.set(name, (b = new CircuitBreaker(this.redis, `llm-provider:${name}`, options)));
+    }
     return b;
   }
 }

@@ -17,6 +17,7 @@ import { chatWorkflowId } from '../../contracts/chat';
 import { llmFirstTokenSeconds, llmRequestsTotal } from '../../lib/metrics';
 import { startLocalLlm, type LocalLlm } from '../../local-llm/server';
 import { freePort } from '../../testkit/free-port';
+import { eventually } from '../../testkit/poll';
 import { contentOf, postSse } from '../../testkit/sse';
 import { startSystem, type TestSystem } from '../../testkit/system';
 import { counterValue, ledgerRows, waitForRows } from '../../testkit/usage';
@@ -78,7 +79,7 @@ after(async () => {
 beforeEach(async () => {
   a.setFaults({});
   b.setFaults({});
-  const keys = [A, B].flatMap((p) => [`breaker:{llm-provider:${p}}:open`, `breaker:{llm-provider:${p}}:failures`]);
+  const keys = [A, B].flatMap((p) => ['open', 'failures', 'tripped'].map((k) => `breaker:{llm-provider:${p}}:${k}`));
   await sys.api.deps.redis.del(...keys);
 });
 
@@ -291,10 +292,19 @@ describe('the circuit breaker', () => {
     }
     assert.equal(callsOf(a, marker).length, BREAKER_FAILURES, 'the first was not asked again');
     assert.equal(await counterValue(llmRequestsTotal, { provider: A, outcome: 'skipped' }), skipped + after);
-    // The cool-down over, the first is asked again (and, healthy, answers).
+    // The cool-down over (its key gone), the next request probes the first: still hanging,
+    // one failed probe opens the breaker again at once.
+    const open = `breaker:{llm-provider:${A}}:open`;
+    await sys.api.deps.redis.del(open);
+    const probe = await chat(`breaker ${marker} probe`);
+    assert.match(String(probe.end.content), /^\[b\] /);
+    assert.equal(callsOf(a, marker).length, BREAKER_FAILURES + 1, 'one probe');
+    assert.equal(await sys.api.deps.redis.exists(open), 1, 'open again after one failed probe');
+    // Healthy again: the next probe answers and closes the breaker.
     a.setFaults({});
-    await sys.api.deps.redis.del(`breaker:{llm-provider:${A}}:open`);
-    const { end } = await chat(`breaker ${marker} probe`);
-    assert.match(String(end.content), /^\[a\] /);
+    await sys.api.deps.redis.del(open);
+    const healed = await chat(`breaker ${marker} healed`);
+    assert.match(String(healed.end.content), /^\[a\] /);
+    await eventually('the probe closed the breaker', async () => (await sys.api.deps.redis.exists(`breaker:{llm-provider:${A}}:tripped`)) === 0);
   });
 });
