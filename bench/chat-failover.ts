@@ -84,7 +84,7 @@ export async function failoverArm(bundlePath?: string): Promise<FailoverFigures>
     const user = s.newUser('pro');
     const sessionId = await s.createSession(user.token);
     const c = (client = await BenchChatClient.connect(s.wsUrl, user.token));
-    const breakerKeys = ['breaker:{llm-provider:primary}:open', 'breaker:{llm-provider:primary}:failures'];
+    const breakerKeys = ['open', 'failures', 'tripped'].map((k) => `breaker:{llm-provider:primary}:${k}`);
     const resetBreaker = async () => {
       await s.api.deps.redis.del(...breakerKeys);
     };
