@@ -108,9 +108,9 @@ export function toolResultsReplyText(
 
 /**
  * Plans the reply to `req`: a tool call when the message scripts one and no tool
- * result has come back yet, otherwise text (tool results quoted, a summary, or the
- * default answer), fitted to `[[tokens:N]]` and cut to `max_tokens`. A named instance
- * starts its text with `[name] `, so tests see which one answered.
+ * result has come back yet, otherwise text (tool results quoted, the scripted reply, a
+ * summary, or the default answer), fitted to `[[tokens:N]]` and cut to `max_tokens`. A
+ * named instance starts its text with `[name] `, so tests see which one answered.
  */
 export function planReply(
   req: ChatRequest,
@@ -140,7 +140,8 @@ export function planReply(
   let text =
     toolMessages.length > 0
       ? toolResultsReplyText(req.messages, toolMessages)
-      : (summaryReplyText(req.messages, userIndex, d.text) ??
+      : (d.reply ??
+        summaryReplyText(req.messages, userIndex, d.text) ??
         defaultReplyText(req.messages.length, d.text, seed));
   if (name) text = `[${name}] ${text}`;
   if (d.tokens !== undefined) text = fitToTokens(text, d.tokens, encoding, seed);
