@@ -22,6 +22,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startLocalLlm } from '../local-llm/server';
 import { startSystem, type TestSystem } from '../testkit/system';
+import { BENCH_ENV } from './bench-env';
 import { BenchChatClient } from './chat-client';
 import { percentile, round, runStandalone, type BenchResult, type Goal } from './result';
 
@@ -36,16 +37,6 @@ const MODEL = 'duo';
 
 const ARMS = ['healthy', 'refusing', 'hanging'] as const;
 type Arm = (typeof ARMS)[number];
-
-/** Settings that keep quotas, rate limits and summaries out of the measurement (as bench/chat.ts). */
-const QUIET_ENV: Record<string, string> = {
-  RATE_LIMIT_PER_MINUTE: '100000000',
-  FREE_DAILY_TOKENS: '1000000000',
-  FREE_MONTHLY_TOKENS: '30000000000',
-  PRO_DAILY_TOKENS: '1000000000',
-  PRO_MONTHLY_TOKENS: '30000000000',
-  SUMMARY_THRESHOLD: '1000000',
-};
 
 export interface FailoverFigures {
   metrics: Record<string, number | string>;
@@ -72,7 +63,7 @@ export async function failoverArm(bundlePath?: string): Promise<FailoverFigures>
   try {
     sys = await startSystem({
       env: {
-        ...QUIET_ENV,
+        ...BENCH_ENV,
         LLM_CONFIG: file,
         LLM_FIRST_TOKEN_TIMEOUT_MS: String(FIRST_TOKEN_TIMEOUT_MS),
         LLM_BREAKER_FAILURES: String(BREAKER_FAILURES),

@@ -219,7 +219,7 @@ describe('the model of a request', () => {
     assert.match(answer.choices[0]?.message.content ?? '', /^\[b\] /);
   });
 
-  it('an unknown model: WebSocket bad_request, OpenAI door 404 model_not_found', async () => {
+  it('an unknown model: WebSocket bad_request, OpenAI doors 404 model_not_found', async () => {
     const { client, sessionId } = await sys.newChat();
     const requestId = randomUUID();
     client.send({ type: 'chat', requestId, sessionId, content: 'hello', model: 'no-such-model' });
@@ -237,6 +237,10 @@ describe('the model of a request', () => {
     assert.equal(res.status, 404);
     assert.equal(res.body.error.code, 'model_not_found');
     assert.equal(res.body.error.param, 'model');
+    const responses = await sys.http(token, 'POST', '/v1/responses', { model: 'no-such-model', input: 'hi' });
+    assert.equal(responses.status, 404, JSON.stringify(responses.body));
+    assert.equal(responses.body.error.code, 'model_not_found');
+    assert.equal(responses.body.error.param, 'model');
   });
 
   it("runs on the chosen model's route, within its context window", async () => {
