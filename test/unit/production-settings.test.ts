@@ -1,7 +1,8 @@
 /**
  * Production settings, on the real entry points (issue 20): a weak JWT_SECRET stops the
  * API with one line that names the problem (and not the secret), and a worker's metrics
- * endpoints listen on 127.0.0.1 unless METRICS_HOST says otherwise.
+ * endpoints listen on 127.0.0.1 unless METRICS_HOST says otherwise. Needs no service: the
+ * API stops before it connects anywhere, the worker is given a Temporal that never answers.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
