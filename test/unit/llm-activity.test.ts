@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { createLlmActivities, LLM_IDLE_TIMEOUT_MS, type CallLlmInput } from '../../activities/llm';
 import { startLocalLlm, type LocalLlm } from '../../local-llm/server';
+import type { MockActivityEnvironment } from '@temporalio/testing';
 import { mockActivityEnv, runActivity, unitActivityDeps } from '../../testkit/activity-deps';
 import { MemoryEventLog } from '../../testkit/memory-event-log';
 
@@ -23,6 +24,16 @@ function input(requestId: string, text: string): CallLlmInput {
     messages: [{ role: 'user', content: text }],
     maxTokens: 500,
   };
+}
+
+/** The activity over a fresh in-memory event log and the LLM at `llmUrl`. */
+function llmActivity(llmUrl: string) {
+  const log = new MemoryEventLog();
+  const { callLlm } = createLlmActivities(unitActivityDeps({ events: log, llmUrl }));
+  /** Runs one attempt of `text` for `requestId` in `env`. */
+  const run = (env: MockActivityEnvironment, requestId: string, text: string) =>
+    runActivity(env, callLlm, input(requestId, text));
+  return { log, run };
 }
 
 /** The text of a run of `delta` events. */
@@ -71,13 +82,8 @@ void describe('callLlm (MockActivityEnvironment)', { timeout: 15_000 }, () => {
   after(() => llm.close());
 
   void it('a first attempt streams the reply as deltas after `calling_llm`, with no restart', async () => {
-    const log = new MemoryEventLog();
-    const { callLlm } = createLlmActivities(unitActivityDeps({ events: log, llmUrl: llm.url }));
-    const out = await runActivity(
-      mockActivityEnv({ attempt: 1 }),
-      callLlm,
-      input('r1', 'hi [[tokens:8]]'),
-    );
+    const { log, run } = llmActivity(llm.url);
+    const out = await run(mockActivityEnv({ attempt: 1 }), 'r1', 'hi [[tokens:8]]');
     const events = log.events('r1');
     assert.deepEqual(events[0], { type: 'status', state: 'calling_llm' });
     assert.ok(!events.some((e) => e.type === 'restart'));
@@ -87,13 +93,8 @@ void describe('callLlm (MockActivityEnvironment)', { timeout: 15_000 }, () => {
   });
 
   void it('a retried attempt writes `restart` before anything else, and its deltas after it', async () => {
-    const log = new MemoryEventLog();
-    const { callLlm } = createLlmActivities(unitActivityDeps({ events: log, llmUrl: llm.url }));
-    const out = await runActivity(
-      mockActivityEnv({ attempt: 2 }),
-      callLlm,
-      input('r2', 'again [[tokens:8]]'),
-    );
+    const { log, run } = llmActivity(llm.url);
+    const out = await run(mockActivityEnv({ attempt: 2 }), 'r2', 'again [[tokens:8]]');
     const events = log.events('r2');
     assert.deepEqual(events.slice(0, 2), [
       { type: 'restart', reason: 'llm_retry' },
@@ -107,15 +108,14 @@ void describe('callLlm (MockActivityEnvironment)', { timeout: 15_000 }, () => {
   });
 
   void it('fencing: once a newer attempt has written, the older one is cut off and ends superseded', async () => {
-    const log = new MemoryEventLog();
-    const { callLlm } = createLlmActivities(unitActivityDeps({ events: log, llmUrl: llm.url }));
+    const { log, run } = llmActivity(llm.url);
     const text = 'slow [[tokens:20]] [[delay_ms:25]]';
-    const first = runActivity(mockActivityEnv({ attempt: 1 }), callLlm, input('r3', text));
+    const first = run(mockActivityEnv({ attempt: 1 }), 'r3', text);
     // Attempt 1 is still streaming (a zombie whose worker Temporal gave up on) when 2 starts.
     await log.until(() => log.events('r3').some((e) => e.type === 'delta'));
     const [firstOutcome, secondOutcome] = await Promise.allSettled([
       first,
-      runActivity(mockActivityEnv({ attempt: 2 }), callLlm, input('r3', text)),
+      run(mockActivityEnv({ attempt: 2 }), 'r3', text),
     ]);
     assert.equal(firstOutcome.status, 'rejected');
     const err: unknown = firstOutcome.reason;
@@ -135,14 +135,13 @@ void describe('callLlm (MockActivityEnvironment)', { timeout: 15_000 }, () => {
   void it('cancel mid-stream: ends cancelled and drops the LLM connection', async () => {
     const held = await startHeldLlm();
     try {
-      const log = new MemoryEventLog();
-      const { callLlm } = createLlmActivities(unitActivityDeps({ events: log, llmUrl: held.url }));
+      const { log, run } = llmActivity(held.url);
       const env = mockActivityEnv({ attempt: 1 });
-      const run = runActivity(env, callLlm, input('r4', 'hello'));
+      const attempt = run(env, 'r4', 'hello');
       await log.until(() => deltaText(log.events('r4')) === 'Hel');
       env.cancel();
       await assert.rejects(
-        run,
+        attempt,
         (err) => err instanceof CancelledFailure && err.message === 'cancelled',
       );
       await held.closed;
@@ -157,14 +156,13 @@ void describe('callLlm (MockActivityEnvironment)', { timeout: 15_000 }, () => {
     t.mock.timers.enable({ apis: ['setTimeout', 'setInterval'] });
     const held = await startHeldLlm();
     try {
-      const log = new MemoryEventLog();
-      const { callLlm } = createLlmActivities(unitActivityDeps({ events: log, llmUrl: held.url }));
+      const { log, run } = llmActivity(held.url);
       const env = mockActivityEnv({ attempt: 1 });
       let heartbeats = 0;
       env.on('heartbeat', () => heartbeats++);
-      const run = runActivity(env, callLlm, input('r5', 'hello'));
+      const attempt = run(env, 'r5', 'hello');
       let settled = false;
-      run.then(
+      attempt.then(
         () => (settled = true),
         () => (settled = true),
       );
@@ -178,7 +176,7 @@ void describe('callLlm (MockActivityEnvironment)', { timeout: 15_000 }, () => {
       );
       t.mock.timers.tick(1);
       await assert.rejects(
-        run,
+        attempt,
         (err) =>
           err instanceof ApplicationFailure &&
           err.type === 'LlmTransient' &&
