@@ -2,13 +2,14 @@
 // import Node built-ins or any package that does I/O (see the override below).
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
-import importX from 'eslint-plugin-import-x';
+import importX, { createNodeResolver } from 'eslint-plugin-import-x';
 import { builtinModules } from 'node:module';
 
 /** Reading `process.env.X` anywhere but lib/config.ts (passing `...process.env` on is fine). */
 const READ_ENV = [
   {
-    selector: "MemberExpression[object.type='MemberExpression'][object.object.name='process'][object.property.name='env']",
+    selector:
+      "MemberExpression[object.type='MemberExpression'][object.object.name='process'][object.property.name='env']",
     message: 'Read environment variables in lib/config.ts (and add them to the README table).',
   },
 ];
@@ -22,8 +23,56 @@ const READ_ENV = [
  */
 const ASYNC_THEN = [
   {
-    selector: "CallExpression[callee.property.name='then'][arguments.length=2] > :matches(ArrowFunctionExpression, FunctionExpression)[async=true]",
-    message: 'An async callback in .then() rejects into nothing: use an async function and .catch() its promise.',
+    selector:
+      "CallExpression[callee.property.name='then'][arguments.length=2] > :matches(ArrowFunctionExpression, FunctionExpression)[async=true]",
+    message:
+      'An async callback in .then() rejects into nothing: use an async function and .catch() its promise.',
+  },
+];
+
+/**
+ * The layers, lowest first (docs/ARCHITECTURE.md "Layers"): a folder imports from its own
+ * layer and the ones below, never from above, and product code never imports the test
+ * harness. Checked by import-x/no-restricted-paths (below) and import-x/no-cycle.
+ */
+const LAYERS = [
+  ['contracts'],
+  ['lib'],
+  ['store', 'users', 'usage', 'prompt', 'tools', 'local-llm'],
+  ['activities', 'workflows'],
+  ['api', 'workers'],
+  ['client', 'web'],
+  ['testkit', 'scripts', 'bench'],
+  ['test'],
+];
+const PRODUCT = LAYERS.slice(0, 6).flat();
+const layerZones = [
+  ...LAYERS.slice(0, 5).flatMap((layer, i) =>
+    layer.map((folder) => ({
+      target: `./${folder}`,
+      from: LAYERS.slice(i + 1)
+        .flat()
+        .map((f) => `./${f}`),
+      message: `${folder}/ is in layer ${i}: it imports only from its layer and those below (eslint.config.mjs LAYERS).`,
+    })),
+  ),
+  ...['client', 'web'].map((folder) => ({
+    target: `./${folder}`,
+    from: LAYERS.flat()
+      .filter((f) => !['contracts', 'client', folder].includes(f))
+      .map((f) => `./${f}`),
+    message:
+      'The client library and the web app depend on contracts/ (and the web app on client/) only.',
+  })),
+  ...['testkit', 'scripts', 'bench'].map((folder) => ({
+    target: `./${folder}`,
+    from: ['./test'],
+    message: 'Shared harness code lives in testkit/, not test/.',
+  })),
+  {
+    target: PRODUCT.map((f) => `./${f}`),
+    from: ['./test', './testkit', './bench', './scripts'],
+    message: 'Product code never imports tests, the test harness, benchmarks or scripts.',
   },
 ];
 
@@ -38,6 +87,15 @@ export default tseslint.config(
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
     },
     plugins: { 'import-x': importX },
+    // Resolves `../store/db` to store/db.ts: without it import-x sees no TypeScript file
+    // and its import rules (layers, cycles) check nothing.
+    settings: {
+      'import-x/resolver-next': [
+        createNodeResolver({ extensions: ['.ts', '.js', '.mjs', '.json'] }),
+      ],
+      'import-x/parsers': { '@typescript-eslint/parser': ['.ts'] },
+      'import-x/extensions': ['.ts', '.js', '.mjs'],
+    },
     rules: {
       '@typescript-eslint/no-floating-promises': [
         'error',
@@ -50,6 +108,7 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
       'import-x/no-cycle': 'error',
+      'import-x/no-restricted-paths': ['error', { zones: layerZones }],
     },
   },
   {
@@ -61,7 +120,8 @@ export default tseslint.config(
       'no-restricted-syntax': [
         'error',
         {
-          selector: "MemberExpression[object.name='ApplicationFailure'][property.name=/^(create|retryable|nonRetryable)$/]",
+          selector:
+            "MemberExpression[object.name='ApplicationFailure'][property.name=/^(create|retryable|nonRetryable)$/]",
           message: 'Raise failures with failure(FAILURE_TYPES.X, ...) from contracts/errors.ts.',
         },
         {
@@ -92,7 +152,20 @@ export default tseslint.config(
             (name) => ({ name, message: 'Workflows are deterministic: no Node built-ins or I/O.' }),
           ),
           patterns: [
-            { group: ['../activities/*', '../api/*', '../lib/*', '../store/*', '../users/*', '../usage/*', '../prompt/*', '../local-llm/*'], allowTypeImports: true, message: 'Workflows import activities and other I/O code with `import type` only.' },
+            {
+              group: [
+                '../activities/*',
+                '../api/*',
+                '../lib/*',
+                '../store/*',
+                '../users/*',
+                '../usage/*',
+                '../prompt/*',
+                '../local-llm/*',
+              ],
+              allowTypeImports: true,
+              message: 'Workflows import activities and other I/O code with `import type` only.',
+            },
           ],
         },
       ],
@@ -107,10 +180,27 @@ export default tseslint.config(
         'error',
         {
           paths: [...builtinModules, ...builtinModules.map((m) => `node:${m}`), ...ioPackages].map(
-            (name) => ({ name, message: 'The client runs in browsers: no Node built-ins or server packages.' }),
+            (name) => ({
+              name,
+              message: 'The client runs in browsers: no Node built-ins or server packages.',
+            }),
           ),
           patterns: [
-            { group: ['../api/*', '../lib/*', '../store/*', '../users/*', '../usage/*', '../prompt/*', '../local-llm/*', '../activities/*', '../workers/*', '../workflows/*'], message: 'The client depends on the contract (contracts/) only.' },
+            {
+              group: [
+                '../api/*',
+                '../lib/*',
+                '../store/*',
+                '../users/*',
+                '../usage/*',
+                '../prompt/*',
+                '../local-llm/*',
+                '../activities/*',
+                '../workers/*',
+                '../workflows/*',
+              ],
+              message: 'The client depends on the contract (contracts/) only.',
+            },
           ],
         },
       ],

@@ -3,7 +3,7 @@
  * to the workflow, so they cost no extra round trip through the Temporal server).
  */
 import type { ChatMethod, ChatSettings } from '../contracts/chat';
-import type { LlmToolCall, Plan, PromptMessage, TokenUsage } from '../contracts/common';
+import type { LlmToolCall, PromptMessage, TokenUsage } from '../contracts/common';
 import type { UsageRecord } from '../contracts/billing';
 import { FAILURE_TYPES, failure } from '../contracts/errors';
 import type { RequestEvent } from '../contracts/protocol';
@@ -40,11 +40,11 @@ export interface PrepareChatOutput {
   windowStartId: string;
 }
 
-export interface FinishChatInput {
+/** The reply step: the reply, and the request's ledger row when it used tokens. */
+export interface SaveReplyInput {
   requestId: string;
   userId: string;
   sessionId: string;
-  plan: Plan;
   model: string;
   content: string;
   usage: TokenUsage;
@@ -56,16 +56,17 @@ export interface FinishChatInput {
   finishReason?: string;
   /** Counted in `chat_requests_total{method}` with the terminal event. */
   method?: ChatMethod;
-}
-
-export interface FinishChatOutput {
-  messageId: string;
-}
-
-/** The reply step: the reply, and the request's ledger row when it used tokens. */
-export interface SaveReplyInput extends Omit<FinishChatInput, 'plan'> {
+  /**
+   * A summary of the session's older turns starts after this step: `status: summarizing`
+   * goes out just before `done` (nothing may follow a terminal event).
+   */
+  summarizing?: boolean;
   /** The usage record to write in the same transaction (absent: nothing to bill). */
   ledger?: UsageRecord;
+}
+
+export interface SaveReplyOutput {
+  messageId: string;
 }
 
 export interface EmitEventInput {
@@ -75,6 +76,12 @@ export interface EmitEventInput {
   /** Counted in `chat_requests_total{method}` when the event is terminal. */
   method?: ChatMethod;
 }
+
+const SUMMARIZING: RequestEvent = {
+  type: 'status',
+  state: 'summarizing',
+  detail: 'summarising earlier messages',
+};
 
 /** Creates the chat-step activities over their dependencies. */
 export function createChatActivities(deps: ActivityDeps) {
@@ -175,6 +182,9 @@ export function createChatActivities(deps: ActivityDeps) {
 
   /** Sends the request's `done` (a completion's tool calls and finish reason with it). */
   async function sendDone(input: SaveReplyInput, messageId: string): Promise<void> {
+    if (input.summarizing) {
+      await events.append(input.userId, input.requestId, SUMMARIZING);
+    }
     await events.append(
       input.userId,
       input.requestId,
@@ -190,16 +200,6 @@ export function createChatActivities(deps: ActivityDeps) {
   }
 
   /**
-   * Legacy reply step (chat workflows started before the `ledger-in-reply-step` patch):
-   * stores the reply (once) and sends `done`; a billing child wrote the ledger row.
-   */
-  async function finishChat(input: FinishChatInput): Promise<FinishChatOutput> {
-    const messageId = input.store === false ? '' : await insertReply(db, input);
-    await sendDone(input, messageId);
-    return { messageId };
-  }
-
-  /**
    * The reply step: stores the reply (unless the request is stateless) and the
    * request's ledger row in one transaction (both idempotent: a retry changes nothing),
    * then sends `done`. Usage was settled (counters, `usage` event) just before, by the
@@ -207,7 +207,7 @@ export function createChatActivities(deps: ActivityDeps) {
    * workflow's failure path writes the ledger row or hands it to a billing workflow,
    * so usage reaches the ledger exactly once either way.
    */
-  async function saveReply(input: SaveReplyInput): Promise<FinishChatOutput> {
+  async function saveReply(input: SaveReplyInput): Promise<SaveReplyOutput> {
     const client = await db.connect();
     let messageId = '';
     let failed: Error | undefined;
@@ -233,5 +233,5 @@ export function createChatActivities(deps: ActivityDeps) {
     await events.append(input.userId, input.requestId, input.event, { method: input.method });
   }
 
-  return { prepareChat, finishChat, saveReply, emitEvent };
+  return { prepareChat, saveReply, emitEvent };
 }

@@ -1,8 +1,10 @@
 /**
- * The chat web app (docs/API.md "Web app") served at `GET /`: web/index.html and
- * web/app.css as they are, and web/app.ts bundled with the client library by esbuild
- * (installed with tsx, a dev dependency) into one script, in memory, once per process.
- * The compiled release (`npm run build`) ships the three files prebuilt in dist/web,
+ * The chat web app (docs/API.md "Web app") served at `GET /`: web/index.html,
+ * web/app.css and the icon (web/icon.svg, also at /favicon.ico, where browsers look
+ * when a page names none) as they are, and web/app.ts bundled with the client library
+ * and markdown-it by esbuild (installed with tsx, a dev dependency) into one script, in
+ * memory, once per process. The compiled release (`npm run build`) ships the four
+ * files prebuilt in dist/web,
  * which is then this module's `web/`: they are served as they are, with no esbuild.
  * Nothing is loaded from other hosts: a Content-Security-Policy says so to the browser.
  */
@@ -24,8 +26,8 @@ interface Asset {
 }
 
 /**
- * The web app's files, built once: `/` (index.html), `/app.js`, `/app.css`; read as they
- * are when `webDir` holds a prebuilt app.js (the release), else bundled from app.ts.
+ * The web app's files, built once: `/` (index.html), `/app.js`, `/app.css`, `/icon.svg`;
+ * read as they are when `webDir` holds a prebuilt app.js (the release), else bundled from app.ts.
  */
 export async function buildWebApp(webDir: string = WEB_DIR): Promise<Map<string, Asset>> {
   const read = (file: string) => readFile(path.join(webDir, file), 'utf8');
@@ -36,6 +38,7 @@ export async function buildWebApp(webDir: string = WEB_DIR): Promise<Map<string,
     ['/', { type: 'text/html; charset=utf-8', body: await read('index.html') }],
     ['/app.js', { type: 'text/javascript; charset=utf-8', body: js }],
     ['/app.css', { type: 'text/css; charset=utf-8', body: await read('app.css') }],
+    ['/icon.svg', { type: 'image/svg+xml', body: await read('icon.svg') }],
   ]);
 }
 
@@ -59,13 +62,16 @@ async function bundleApp(webDir: string): Promise<Uint8Array> {
   return js.contents;
 }
 
+/** Other names of the files. */
+const ALIASES: Readonly<Record<string, string>> = { '/index.html': '/', '/favicon.ico': '/icon.svg' };
+
 /** Routes serving the web app; the bundle is built on first use (or `ready()`). */
 export function webAppRoutes(): { router: express.Router; ready(): Promise<unknown> } {
   let assets: Promise<Map<string, Asset>> | undefined;
   const load = () => (assets ??= buildWebApp());
   const router = express.Router();
-  router.get(['/', '/index.html', '/app.js', '/app.css'], async (req, res) => {
-    const asset = (await load()).get(req.path === '/index.html' ? '/' : req.path);
+  router.get(['/', '/index.html', '/app.js', '/app.css', '/icon.svg', '/favicon.ico'], async (req, res) => {
+    const asset = (await load()).get(ALIASES[req.path] ?? req.path);
     if (!asset) return res.status(404).end();
     res.setHeader('Content-Type', asset.type);
     res.setHeader('Content-Security-Policy', CSP);

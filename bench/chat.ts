@@ -7,8 +7,6 @@
  * - `eager`: the product. chatWorkflow, started eagerly on the API process's own chat
  *   worker, one execution per request (the reply step writes the ledger row);
  * - `no_eager`: the same workflow started through the task queue (API_CHAT_WORKER=false);
- * - `before`: the shape before this change: no eager start, and a billing child
- *   workflow per request (bench/workflows/variants.ts `benchChatBillingChild`);
  * - `in_process`: the same activities called in the API process, no Temporal
  *   (bench/in-process-runner.ts): the floor.
  * - `ceiling`: not a chat: a bare workflow (start, one local activity, complete) in a
@@ -68,9 +66,9 @@ export const BENCH_ENV: Record<string, string> = {
   SUMMARY_THRESHOLD: '1000000',
 };
 
-const ARMS = ['eager', 'no_eager', 'before', 'in_process'] as const;
+const ARMS = ['eager', 'no_eager', 'in_process'] as const;
 type Arm = (typeof ARMS)[number];
-const TEMPORAL_ARMS: readonly Arm[] = ['eager', 'no_eager', 'before'];
+const TEMPORAL_ARMS: readonly Arm[] = ['eager', 'no_eager'];
 
 /** One user with a session and an open socket. */
 export interface Seat {
@@ -190,7 +188,6 @@ export async function run(): Promise<BenchResult> {
   const runners: Record<Arm, ApiDeps['chatRunner']> = {
     eager: undefined, // the API's own start: chatWorkflow, eagerly
     no_eager: temporalRunner(plain, 'chatWorkflow', chatQueue),
-    before: temporalRunner(plain, 'benchChatBillingChild', chatQueue),
     in_process: inProcess.run,
   };
   const setArm = async (arm: Arm) => {
@@ -221,7 +218,7 @@ export async function run(): Promise<BenchResult> {
     seats = await openSeats(sys, USERS);
 
     // 1. Latency, one client, alternating blocks.
-    const lat: Record<Arm, Timed[]> = { eager: [], no_eager: [], before: [], in_process: [] };
+    const lat: Record<Arm, Timed[]> = { eager: [], no_eager: [], in_process: [] };
     let n = 0;
     const one = async () => {
       const seat = seats[n++ % seats.length]!;
@@ -394,13 +391,13 @@ export async function run(): Promise<BenchResult> {
 function chatNotes(m: Record<string, number | string>): string[] {
   const n = (k: string) => Number(m[k]);
   const notes = [
-    `arms: eager = the product (chatWorkflow started eagerly on the API's own chat worker, one execution per request); no_eager = the same workflow started through the task queue; before = the shape before issue 10 (no eager start, a billing child workflow per request: bench/workflows/variants.ts); in_process = the same activities without Temporal (bench/in-process-runner.ts).`,
+    `arms: eager = the product (chatWorkflow started eagerly on the API's own chat worker, one execution per request); no_eager = the same workflow started through the task queue; in_process = the same activities without Temporal (bench/in-process-runner.ts).`,
     `first delta = client sends \`chat\` -> first \`delta\` frame, content \`${CONTENT}\` (the embedded LLM emits its first token at once). Sequential: ${BLOCK}-request blocks alternate between arms after ${WARMUP} warm-up requests each; overhead = percentile(arm) - percentile(in_process).`,
     `load: closed loops (next request when \`done\` arrives) of ${LOAD_LEVELS.join(', ')} clients, ${SLICE_S} s slices alternating between arms, two rounds; at ${MAIN_LEVEL} clients every arm and the ceiling run, at the others eager and in_process.`,
     `ceiling: a bare workflow (start, one local activity, complete), ${MAIN_LEVEL} closed loops, eagerly started on its own worker in this process, same server: ${m.ceiling_executions_per_s} executions/s (${m.ceiling_cpu_ms_per_execution_all} ms of CPU each, all processes). fraction_of_ceiling = eager requests/s at ${MAIN_LEVEL} clients / ceiling executions/s.`,
     `CPU per request: CPU time of each process over the ${MAIN_LEVEL}-client slices / requests completed: this process (API, workers, embedded LLM, clients, all in one), the Temporal dev server, Redis, and every postgres process (server + pool backends); _all is their sum. 2 cores give 2,000 ms of CPU per second.`,
     `executions, history events and actions per request: from the histories of the last ${HISTORY_SAMPLES} sequential requests per arm (chat workflow, plus its billing child's history when it has one). Actions as Temporal Cloud bills them (bench/chat-costs.ts): workflow start 1, child workflow 2, each activity attempt 1, all markers of one workflow task 1 (local activities, the patch marker), timers/signals/non-versioning upserts 1; activity heartbeats are billed too but are not in histories (the LLM activity sends about one per attempt for a short reply).`,
-    `the eager arm carries the \`ledger-in-reply-step\` patch: one marker (in a workflow task that already records local-activity markers: no extra action) and a TemporalChangeVersion upsert (exempt from actions) per request, 2 history events, until the patch is retired.`,
+    `the product carries the deprecated \`ledger-in-reply-step\` marker (in a workflow task that already records local-activity markers: no extra action) for one more release.`,
     'quotas, rate limit and summaries are set out of the way (huge limits, SUMMARY_THRESHOLD=1000000); the Temporal server is the dev server (SQLite file) on the same 2-core machine as everything else.',
   ];
   const missed: string[] = [];

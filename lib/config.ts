@@ -8,9 +8,9 @@
  */
 import { homedir } from 'node:os';
 import path from 'node:path';
+import type { TiktokenEncoding } from 'tiktoken';
 import { DEFAULT_TASK_QUEUES, type TaskQueues } from '../contracts/common';
 import type { Level } from './logger';
-import type { ModelInfo } from '../prompt/tokens';
 
 /** The dev secret used when JWT_SECRET is unset; refused in production. */
 export const DEV_JWT_SECRET = 'dev-only-secret-change-me';
@@ -87,6 +87,14 @@ export interface LlmEndpoint {
   baseUrl: string;
   apiKey: string;
   model: string;
+}
+
+/** What counting tokens and budgeting a prompt need to know of a model. */
+export interface ModelInfo {
+  /** tiktoken's encoding name (e.g. `o200k_base`). */
+  encoding: TiktokenEncoding;
+  /** Context window in tokens (prompt + completion). */
+  contextWindow: number;
 }
 
 export interface Config {

@@ -1,6 +1,7 @@
 /**
  * Directives that script the embedded local LLM from the last user message
- * (docs/API.md "The embedded local LLM"), e.g. `[[tokens:50]]` or `[[tool:calculator {"expression":"1+1"}]]`.
+ * (docs/API.md "The embedded local LLM"), e.g. `[[tokens:50]]`, `[[tool:calculator {"expression":"1+1"}]]`
+ * or `[[reply:"# A heading"]]`.
  *
  * Pure functions: a directive with bad syntax or an out-of-range value is not a
  * directive at all and stays in the text as typed.
@@ -18,6 +19,8 @@ export interface Directives {
   /** The message with every recognised directive removed (what the model echoes). */
   text: string;
   tools: ToolDirective[];
+  /** `[[reply:"text"]]` (a JSON string): the reply is this text, as given. */
+  reply?: string;
   tokens?: number;
   delayMs?: number;
   fail?: number;
@@ -41,12 +44,14 @@ const NUMERIC_RANGES: Readonly<Record<NumericKind, readonly [number, number]>> =
 const NUMERIC_RE = /^\[\[\s*(tokens|delay_ms|fail_once|fail|cut_after)\s*:\s*(\d{1,9})\s*\]\]/;
 const NO_USAGE_RE = /^\[\[\s*no_usage\s*\]\]/;
 const TOOL_HEAD_RE = /^\[\[\s*tool\s*:\s*([A-Za-z0-9_-]{1,64})/;
+const REPLY_HEAD_RE = /^\[\[\s*reply\s*:/;
 /** Longest directive read (tool arguments included); keeps parsing linear in big texts. */
 const MAX_DIRECTIVE_CHARS = 64 * 1024;
 
 type Match =
   | { end: number; kind: NumericKind; value: number }
   | { end: number; kind: 'tool'; tool: ToolDirective }
+  | { end: number; kind: 'reply'; text: string }
   | { end: number; kind: 'no_usage' };
 
 /** Tries to read one directive starting at `start` (which holds `[[`). */
@@ -62,12 +67,17 @@ function matchAt(text: string, start: number): Match | undefined {
   }
   const flag = NO_USAGE_RE.exec(rest);
   if (flag) return { end: start + flag[0].length, kind: 'no_usage' };
+  const reply = REPLY_HEAD_RE.exec(rest);
+  if (reply) {
+    const value = jsonThenClose(rest, reply[0].length);
+    if (typeof value?.parsed !== 'string') return undefined;
+    return { end: start + value.end, kind: 'reply', text: value.parsed };
+  }
   const head = TOOL_HEAD_RE.exec(rest);
   if (!head) return undefined;
   const name = head[1] ?? '';
   const argsStart = head[0].length;
-  const tail = rest.slice(argsStart);
-  const noArgs = /^\s*\]\]/.exec(tail);
+  const noArgs = /^\s*\]\]/.exec(rest.slice(argsStart));
   if (noArgs) {
     return {
       end: start + argsStart + noArgs[0].length,
@@ -75,21 +85,33 @@ function matchAt(text: string, start: number): Match | undefined {
       tool: { name, arguments: '{}' },
     };
   }
-  if (!/^\s/.test(tail)) return undefined;
-  // The JSON may itself contain "]]" (nested arrays, strings): find where its one value
-  // ends by scanning it once, then expect "]]" right after.
+  if (!/^\s/.test(rest.slice(argsStart))) return undefined;
+  const value = jsonThenClose(rest, argsStart);
+  if (!value) return undefined;
+  return { end: start + value.end, kind: 'tool', tool: { name, arguments: value.text } };
+}
+
+/**
+ * One JSON value after optional whitespace at `from`, then `]]`: the value's text, its
+ * parsed form and where the `]]` ends. The JSON may itself contain "]]" (nested arrays,
+ * strings): where its one value ends is found by scanning it once.
+ */
+function jsonThenClose(
+  rest: string,
+  from: number,
+): { text: string; parsed: unknown; end: number } | undefined {
+  const tail = rest.slice(from);
   const valueStart = tail.length - tail.trimStart().length;
   const valueEnd = endOfJsonValue(tail, valueStart);
   if (valueEnd === undefined) return undefined;
   const close = /^\s*\]\]/.exec(tail.slice(valueEnd));
   if (!close) return undefined;
-  const candidate = tail.slice(valueStart, valueEnd);
-  if (!isJson(candidate)) return undefined;
-  return {
-    end: start + argsStart + valueEnd + close[0].length,
-    kind: 'tool',
-    tool: { name, arguments: candidate },
-  };
+  const text = tail.slice(valueStart, valueEnd);
+  try {
+    return { text, parsed: JSON.parse(text) as unknown, end: from + valueEnd + close[0].length };
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -126,15 +148,6 @@ export function endOfJsonValue(text: string, from: number): number | undefined {
   return undefined;
 }
 
-function isJson(s: string): boolean {
-  try {
-    JSON.parse(s);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Tidies the text around removed directives: no doubled spaces, no edge whitespace. */
 function tidy(text: string): string {
   return text
@@ -169,6 +182,9 @@ export function parseDirectives(text: string): Directives {
       case 'tool':
         out.tools.push(m.tool);
         break;
+      case 'reply':
+        out.reply ??= m.text;
+        break;
       case 'tokens':
         out.tokens ??= m.value;
         break;
@@ -198,6 +214,7 @@ export function parseDirectives(text: string): Directives {
 export function hasDirectives(d: Directives): boolean {
   return (
     d.tools.length > 0 ||
+    d.reply !== undefined ||
     d.tokens !== undefined ||
     d.delayMs !== undefined ||
     d.fail !== undefined ||

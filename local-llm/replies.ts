@@ -108,8 +108,8 @@ export function toolResultsReplyText(
 
 /**
  * Plans the reply to `req`: a tool call when the message scripts one and no tool
- * result has come back yet, otherwise text (tool results quoted, a summary, or the
- * default answer), fitted to `[[tokens:N]]` and cut to `max_tokens`.
+ * result has come back yet, otherwise text (tool results quoted, the scripted reply, a
+ * summary, or the default answer), fitted to `[[tokens:N]]` and cut to `max_tokens`.
  */
 export function planReply(
   req: ChatRequest,
@@ -138,7 +138,8 @@ export function planReply(
   let text =
     toolMessages.length > 0
       ? toolResultsReplyText(req.messages, toolMessages)
-      : (summaryReplyText(req.messages, userIndex, d.text) ??
+      : (d.reply ??
+        summaryReplyText(req.messages, userIndex, d.text) ??
         defaultReplyText(req.messages.length, d.text, seed));
   if (d.tokens !== undefined) text = fitToTokens(text, d.tokens, encoding, seed);
 

@@ -5,12 +5,9 @@
  * here: one per encoding per process, built on first use.
  */
 import { get_encoding, type Tiktoken, type TiktokenEncoding } from 'tiktoken';
+import type { ModelInfo } from '../lib/config';
 
-export interface ModelInfo {
-  encoding: TiktokenEncoding;
-  /** Context window in tokens (prompt + completion). */
-  contextWindow: number;
-}
+export type { ModelInfo };
 
 /**
  * Known model families, matched by longest prefix. Unknown models fall back to

@@ -1,5 +1,5 @@
 /**
- * Operator commands: `npm run ops -- <command> [args]` (README "Operations").
+ * Operator commands: `npm run ops -- <command> [args]` (README "Runbook").
  * A small dispatcher over a command table; each area adds its commands in
  * `scripts/ops/<area>.ts`. Reads the same configuration as the services
  * (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, task queues...).

@@ -83,9 +83,11 @@ export async function startSystem(options: SystemOptions = {}): Promise<TestSyst
     OPENAI_BASE_URL: llm.url,
     OPENAI_API_KEY: '',
     // Test files run two at a time on two loaded cores: a burst of chats there can wait
-    // past the queue-delay limit without anything being wrong. That signal is tested on
-    // its own (test/unit/admission.test.ts); a test that wants it sets it.
+    // past the queue-delay limit, and the event loop lag past its limit, without anything
+    // being wrong. Those signals are tested on their own (test/unit/admission.test.ts); a
+    // test that wants one sets it.
     MAX_QUEUE_DELAY_MS: '600000',
+    MAX_EVENT_LOOP_LAG_MS: '60000',
     ...options.env,
   });
   const config: Readonly<Config> = Object.freeze({ ...base, taskQueues: uniqueTaskQueues() });

@@ -125,3 +125,22 @@ export async function onlySession(sys: TestSystem, token: string): Promise<strin
     throw new Error(`expected one session: ${JSON.stringify(res.body)}`);
   return res.body.sessions[0].sessionId as string;
 }
+
+/**
+ * Collects what a user's browser console would complain about on `page`: console
+ * errors, uncaught page errors, failed requests and answers with status >= 400.
+ */
+export function watchProblems(page: Page): string[] {
+  const problems: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error') problems.push(`console: ${m.text()}`);
+  });
+  page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+  page.on('requestfailed', (r) =>
+    problems.push(`failed: ${r.url()} ${r.failure()?.errorText ?? ''}`),
+  );
+  page.on('response', (r) => {
+    if (r.status() >= 400) problems.push(`${r.status()}: ${r.url()}`);
+  });
+  return problems;
+}

@@ -12,6 +12,7 @@ import {
   ActivityFailure,
   CancellationScope,
   isCancellation,
+  deprecatePatch,
   log,
   patched,
   setHandler,
@@ -39,13 +40,21 @@ import { startSummary } from './summarize';
 import { quotaRefusalMessage, RequestMeter } from './usage';
 
 /**
- * Patch: the reply step writes the ledger row (one workflow execution per request)
- * instead of a billing child per request. Histories recorded before it replay through
- * the legacy branch (test/unit/replay.test.ts, the `.v1` recordings); remove that branch
- * with `deprecatePatch` once no such workflow can still be running (chat workflows
- * live at most an hour).
+ * Patch (being retired): the reply step writes the ledger row (one workflow execution per
+ * request) instead of a billing child per request. The branch for workflows started
+ * before it is gone (they ended long ago: chat workflows live at most an hour); the
+ * deprecated marker stays for one release so that a rollback to the release before
+ * still replays today's workflows, and is then deleted (README "Rolling out a workflow change").
  */
 export const LEDGER_IN_REPLY_STEP = 'ledger-in-reply-step';
+
+/**
+ * Patch: `status: summarizing` goes out from the reply step, before `done`. Before it the
+ * status was emitted after the summary's start, behind `done`, where the event log
+ * refuses everything: no client ever saw it. Asked only when a summary is due, so other
+ * requests carry no marker. Retire as {@link LEDGER_IN_REPLY_STEP} (README "Rolling out a workflow change").
+ */
+export const SUMMARIZING_BEFORE_DONE = 'summarizing-before-done';
 
 export async function chatWorkflow(input: ChatWorkflowInput): Promise<ChatWorkflowResult> {
   let phase: ChatPhase = 'preparing';
@@ -57,7 +66,6 @@ export async function chatWorkflow(input: ChatWorkflowInput): Promise<ChatWorkfl
 
   const ids = { requestId: input.requestId, userId: input.userId };
   const meter = new RequestMeter(input);
-  let legacy = false;
   try {
     const reply = await work.run(async () => {
       const { completion } = input;
@@ -85,10 +93,8 @@ export async function chatWorkflow(input: ChatWorkflowInput): Promise<ChatWorkfl
       return { ...reply, summaryDue: prepared.summaryDue, foldBefore: prepared.windowStartId };
     });
     phase = 'finishing';
-    legacy = !patched(LEDGER_IN_REPLY_STEP);
-    const finished = legacy
-      ? await legacyFinish(input, meter, reply)
-      : await finish(input, meter, reply);
+    deprecatePatch(LEDGER_IN_REPLY_STEP);
+    const finished = await finish(input, meter, reply);
     phase = 'completed';
     return {
       status: 'completed',
@@ -109,12 +115,7 @@ export async function chatWorkflow(input: ChatWorkflowInput): Promise<ChatWorkfl
         ...(input.method ? { method: input.method } : {}),
       });
     await CancellationScope.nonCancellable(async () => {
-      if (legacy || !patched(LEDGER_IN_REPLY_STEP)) {
-        await meter.legacySettle(meter.reportedUsage);
-        await emitError();
-        await meter.legacyBillingStarted();
-        return;
-      }
+      deprecatePatch(LEDGER_IN_REPLY_STEP);
       await meter.settle(meter.reportedUsage);
       await emitError();
       await meter.billFailed();
@@ -153,8 +154,8 @@ function doneExtras(input: ChatWorkflowInput, reply: FinishedReply) {
  * one step stores the reply and the ledger row together and sends `done`. If Postgres
  * stays down past that step's retry budget, the failure ends the request as `internal`
  * and the failure path bills it (`RequestMeter.billFailed`: the ledger row, or a billing
- * workflow that retries until it lands). A due summary starts after `done`: it never
- * delays the reply.
+ * workflow that retries until it lands). A due summary is announced just before
+ * `done` (`status: summarizing`) and starts after it: it never delays the reply.
  */
 async function finish(
   input: ChatWorkflowInput,
@@ -162,6 +163,7 @@ async function finish(
   reply: FinishedReply,
 ): Promise<{ messageId: string }> {
   const settledAt = await meter.settle(reply.usage);
+  const statusFirst = reply.summaryDue && patched(SUMMARIZING_BEFORE_DONE);
   const finished = await storeActivities(input.settings).saveReply({
     requestId: input.requestId,
     userId: input.userId,
@@ -170,43 +172,28 @@ async function finish(
     content: reply.content,
     usage: reply.usage,
     ledger: reply.usage.totalTokens > 0 ? meter.record(reply.usage, settledAt) : undefined,
+    summarizing: statusFirst,
     ...doneExtras(input, reply),
   });
-  if (reply.summaryDue) await summarizeInBackground(input, reply.foldBefore);
-  return finished;
-}
-
-/** The finish of chat workflows started before {@link LEDGER_IN_REPLY_STEP}. */
-async function legacyFinish(
-  input: ChatWorkflowInput,
-  meter: RequestMeter,
-  reply: FinishedReply,
-): Promise<{ messageId: string }> {
-  await meter.legacySettle(reply.usage);
-  if (reply.summaryDue) await summarizeInBackground(input, reply.foldBefore);
-  const [, finished] = await Promise.all([
-    meter.legacyBillingStarted(),
-    fast.finishChat({
-      requestId: input.requestId,
-      userId: input.userId,
-      sessionId: input.sessionId,
-      plan: input.plan,
-      model: input.model,
-      content: reply.content,
-      usage: reply.usage,
-      ...doneExtras(input, reply),
-    }),
-  ]);
+  if (reply.summaryDue) await summarizeInBackground(input, reply.foldBefore, statusFirst);
   return finished;
 }
 
 /**
- * Starts the session's summarisation without waiting for it. Nothing about it can fail
- * the chat request: until a summary exists, prompts carry the window alone.
+ * Starts the session's summarisation without waiting for it (the reply step already sent
+ * `status: summarizing`, unless this workflow started before
+ * {@link SUMMARIZING_BEFORE_DONE}). Nothing about it can fail the chat request: until a
+ * summary exists, prompts carry the window alone.
  */
-async function summarizeInBackground(input: ChatWorkflowInput, foldBefore: string): Promise<void> {
+async function summarizeInBackground(
+  input: ChatWorkflowInput,
+  foldBefore: string,
+  statusSent: boolean,
+): Promise<void> {
   try {
-    if (await startSummary(input, foldBefore)) {
+    const started = await startSummary(input, foldBefore);
+    if (started && !statusSent) {
+      // The shape before the patch (the log refuses it after `done`), kept for replay.
       await fast.emitEvent({
         requestId: input.requestId,
         userId: input.userId,

@@ -30,18 +30,15 @@ import { fast, storeActivities } from './proxies';
 /**
  * Tracks one request's reservation and settles it exactly once.
  *
- * Since patch {@link LEDGER_IN_REPLY_STEP} the ledger row is written by the request's
+ * The ledger row is written by the request's
  * own reply step (or, on failure, by `recordUsage` inside the chat workflow): the
- * billing child only runs when that write could not be done. The `legacy*` methods keep
- * histories recorded before the patch replaying (they started a billing child on every
- * request); delete them with the patch (docs: README "Safe deploys").
+ * billing child only runs when that write could not be done.
  */
 export class RequestMeter {
   private reserveStarted = false;
   private dailyLimit: number | undefined;
   private settled: Promise<string | undefined> | undefined;
   private reported: TokenUsage = NO_USAGE;
-  private billing: Promise<void> = Promise.resolve();
 
   constructor(private readonly input: ChatWorkflowInput) {}
 
@@ -139,21 +136,6 @@ export class RequestMeter {
       });
       await handOffBilling(this.input, record);
     }
-  }
-
-  /** Legacy (before {@link LEDGER_IN_REPLY_STEP}): settles, then starts a billing child. */
-  async legacySettle(usage: TokenUsage): Promise<void> {
-    const settledAt = await this.settle(usage);
-    if (usage.totalTokens > 0) {
-      this.billing = startBilling(this.input, this.record(usage, settledAt));
-      // Awaited later (legacyBillingStarted); marked handled so a failure is not reported early.
-      this.billing.catch(() => undefined);
-    }
-  }
-
-  /** Legacy: resolves when the billing child (if any) has started. */
-  legacyBillingStarted(): Promise<void> {
-    return this.billing;
   }
 }
 

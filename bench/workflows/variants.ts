@@ -8,7 +8,6 @@ import type { Activities } from '../../activities';
 import { TOOL_NAMES } from '../../contracts/tool';
 import type { ChatSettings, ChatWorkflowInput, ChatWorkflowResult } from '../../contracts/chat';
 import { fast, llmActivities, NON_RETRYABLE } from '../../workflows/proxies';
-import { startBilling } from '../../workflows/usage';
 import type { TuningActivities } from '../tuning-activities';
 
 interface Variant {
@@ -16,11 +15,6 @@ interface Variant {
   llm: 'activity' | 'local';
   /** prepareChat + reserveQuota as one local activity. */
   merged: boolean;
-  /**
-   * The shape before one-execution billing: a billing child workflow per request,
-   * started before `finishChat` (the "before" arm of bench/chat.ts).
-   */
-  billingChild?: boolean;
 }
 
 const tuning = proxyLocalActivities<TuningActivities>({ startToCloseTimeout: '10s' });
@@ -89,21 +83,6 @@ async function variant(input: ChatWorkflowInput, v: Variant): Promise<ChatWorkfl
     ...reply.usage,
     createdAt: settled.settledAt,
   };
-  if (v.billingChild) {
-    // As the product did: `done` does not wait for the child's start; completion does.
-    const [, done] = await Promise.all([
-      startBilling(input, ledger),
-      fast.finishChat({
-        ...ids,
-        sessionId: input.sessionId,
-        plan: input.plan,
-        model: input.model,
-        content: reply.content,
-        usage: reply.usage,
-      }),
-    ]);
-    return { status: 'completed', messageId: done.messageId, usage: reply.usage };
-  }
   const finished = await fast.saveReply({
     ...ids,
     sessionId: input.sessionId,
@@ -123,9 +102,6 @@ export const benchChatBaseline = (i: ChatWorkflowInput) => variant(i, base);
 export const benchChatLocalLlm = (i: ChatWorkflowInput) => variant(i, { ...base, llm: 'local' });
 /** One local activity before the LLM call instead of two. */
 export const benchChatMerged = (i: ChatWorkflowInput) => variant(i, { ...base, merged: true });
-/** The product before one-execution billing: a billing child per request. */
-export const benchChatBillingChild = (i: ChatWorkflowInput) =>
-  variant(i, { ...base, billingChild: true });
 /** All of the above. */
 export const benchChatAll = (i: ChatWorkflowInput) => variant(i, { llm: 'local', merged: true });
 

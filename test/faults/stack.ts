@@ -157,8 +157,10 @@ export async function startFaultStack(overrides: NodeJS.ProcessEnv = {}): Promis
     // Chats run on the worker processes (no eager-start worker in the APIs), so killing
     // a worker process kills the one running the request.
     API_CHAT_WORKER: 'false',
-    // Chats that wait out an outage here must not make the API refuse the next ones.
+    // Chats that wait out an outage here (or a loaded machine) must not make the API
+    // refuse the next ones.
     MAX_QUEUE_DELAY_MS: '600000',
+    MAX_EVENT_LOOP_LAG_MS: '60000',
     ...overrides,
   };
   const procs: Record<string, Proc> = {};

@@ -99,7 +99,7 @@ describe('compiled release', () => {
     assert.ok(
       readdirSync(path.join(ROOT, 'dist', 'db', 'migrations')).some((f) => f.endsWith('.sql')),
     );
-    for (const file of ['index.html', 'app.js', 'app.css']) {
+    for (const file of ['index.html', 'app.js', 'app.css', 'icon.svg']) {
       assert.ok(existsSync(path.join(ROOT, 'dist', 'web', file)), `dist/web/${file} built`);
     }
     const bundle = readFileSync(path.join(ROOT, RELEASE_BUNDLE), 'utf8');
@@ -143,6 +143,7 @@ describe('compiled release', () => {
       ['/', 'text/html'],
       ['/app.js', 'text/javascript'],
       ['/app.css', 'text/css'],
+      ['/icon.svg', 'image/svg\\+xml'], // a pattern: \+ is the plus sign
     ] as const) {
       const res = await fetch(base + route);
       assert.equal(res.status, 200, `${route}: ${res.status}`);

@@ -135,6 +135,30 @@ describe('summarisation', () => {
     assert.match(row.summary, /^Summary:/);
   });
 
+  it('the turn that starts a summary tells its client (`status: summarizing`) before `done`', async () => {
+    const chat = await newChat();
+    const marker = randomUUID();
+    for (let i = 0; i < 10; i++) await say(chat, `${marker} turn ${i}`);
+    const requestId = randomUUID();
+    chat.client.send({
+      type: 'chat',
+      requestId,
+      sessionId: chat.sessionId,
+      content: `${marker} due`,
+    });
+    assert.equal((await chat.client.end(requestId)).type, 'done');
+    const kinds = chat.client
+      .of(requestId)
+      .map((f) => (f.type === 'status' ? `status:${String(f.state)}` : String(f.type)));
+    assert.deepEqual(kinds.slice(-2), ['status:summarizing', 'done']);
+    // The turn before it (20 messages stored) announced nothing.
+    const earlier = chat.client.frames.filter(
+      (f) => f.type === 'status' && f.state === 'summarizing',
+    );
+    assert.equal(earlier.length, 1);
+    await eventually('summary row', () => summaryRow(chat.sessionId), 30_000);
+  });
+
   it('is incremental, cached for an hour, and reloaded from Postgres without an LLM call', async () => {
     const chat = await newChat();
     const marker = randomUUID();

@@ -1,6 +1,6 @@
 /**
  * The web app in real Chromium (see test/stack/web.test.ts): cancel with the button, the
- * quota meter moving after a reply, renaming and deleting a session from the sidebar,
+ * quota meter moving after a reply, renaming and deleting a session from the sidebar's menu,
  * and errors in plain words (LLM unavailable; quota exceeded and when it resets).
  */
 import assert from 'node:assert/strict';
@@ -48,7 +48,8 @@ describe('web app: managing a conversation', () => {
     const sidebar = page.getByRole('navigation', { name: 'Conversations' });
     await sidebar.getByRole('button', { name: 'Plans for the weekend', exact: true }).waitFor();
 
-    await sidebar.getByRole('button', { name: 'Rename “Plans for the weekend”' }).click();
+    await sidebar.getByRole('button', { name: 'Actions for “Plans for the weekend”' }).click();
+    await sidebar.getByRole('menuitem', { name: 'Rename' }).click();
     const title = sidebar.getByLabel('New title');
     await title.fill('Weekend');
     await title.press('Enter');
@@ -57,7 +58,8 @@ describe('web app: managing a conversation', () => {
     const listed = await sys().http(token, 'GET', '/v1/sessions');
     assert.equal(listed.body.sessions[0].title, 'Weekend');
 
-    await sidebar.getByRole('button', { name: 'Delete “Weekend”' }).click();
+    await sidebar.getByRole('button', { name: 'Actions for “Weekend”' }).click();
+    await sidebar.getByRole('menuitem', { name: 'Delete' }).click();
     await sidebar
       .getByRole('group', { name: 'Confirm delete' })
       .getByRole('button', { name: 'Delete' })

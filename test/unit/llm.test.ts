@@ -102,6 +102,22 @@ void describe('directives', () => {
     }
   });
 
+  void test('[[reply:"..."]] takes one JSON string, kept as given (newlines, "]]" and all)', () => {
+    const d = parseDirectives('x [[reply: "# Title\\n\\n- a ]] b\\n"]] y [[reply:"second"]]');
+    assert.equal(d.reply, '# Title\n\n- a ]] b\n', 'the first one wins');
+    assert.equal(d.text, 'x y');
+    for (const text of [
+      '[[reply:{"a":1}]]',
+      '[[reply:"unclosed]]',
+      '[[reply:"x" extra]]',
+      '[[reply:"bad \\q"]]',
+    ]) {
+      const bad = parseDirectives(text);
+      assert.equal(bad.reply, undefined, text);
+      assert.equal(bad.text, text);
+    }
+  });
+
   void test('bad syntax and out-of-range values stay as text', () => {
     const text = 'a [[tokens:abc]] [[fail:200]] [[tool:x {bad json}]] [[nope:1]] [[tokens:5 b';
     const d = parseDirectives(text);
@@ -164,6 +180,17 @@ void describe('local LLM', () => {
       assert.equal(a, c);
       assert.match(a, /^\(messages: 1\) /);
       assert.notEqual(a, await complete(client, user('Something else entirely.')));
+    }));
+
+  void test('[[reply:"..."]] answers exactly that text, streamed or not, with its usage', () =>
+    withLlm(async (_llm, client) => {
+      const given = '# Plan\n\n- one\n- two\n\n```sh\necho <b>hi</b>\n```';
+      const messages = user(`tell me [[reply:${JSON.stringify(given)}]]`);
+      const chunks = await streamChunks(client, messages);
+      assert.equal(contentOf(chunks), given);
+      assert.ok(contentChunks(chunks) > 5, 'streamed token by token');
+      assert.equal(chunks.at(-1)?.usage?.completion_tokens, countTextTokens(given, ENCODING));
+      assert.equal(await complete(client, messages), given);
     }));
 
   void test('directives are removed from the echoed text', () =>

@@ -50,9 +50,7 @@ async function replayAll(): Promise<Map<string, ReplayResult>> {
 describe('replay of recorded histories', () => {
   it('has recordings', () => {
     assert.ok(files.length >= 8, `histories in ${DIR}`);
-    // Both shapes of the chat workflow keep replaying: `<scenario>.json` recorded with a
-    // billing child per request, `<scenario>.v2.json` after the ledger-in-reply-step patch.
-    assert.ok(files.includes('chat-done.json') && files.includes('chat-done.v2.json'));
+    assert.ok(files.includes('chat-done.json'));
   });
 
   it('has a recording of every workflow type the workers run', () => {

@@ -1,7 +1,7 @@
 /**
  * What chatWorkflow does after the LLM's reply, fast (real workflows, real Temporal
- * server, typed fake activities): a due summary starts as a child only after the reply
- * is stored (`done` sent), and a reply store that fails past its budget
+ * server, typed fake activities): a due summary is announced by the reply step and
+ * starts as a child only after the reply is stored (`done` sent), and a reply store that fails past its budget
  * (`replyStoreBudgetMs`) hands the usage record to a `billingWorkflow` child.
  * test/stack/billing-handoff.test.ts proves the hand-off end to end with a real Postgres outage.
  */
@@ -58,22 +58,19 @@ describe('chatWorkflow: summaries', () => {
         maxSummaryTokens: settings.summaryMaxTokens,
       },
     ]);
-    // The reply (and `done`) first; then the child; then the `summarizing` status.
+    // The reply step announces the summary (`status: summarizing` before `done`); the
+    // child starts after it.
     const chatSteps = run.calls.names().filter((n) => n !== 'summarizeSession');
-    assert.deepEqual(chatSteps.slice(-2), ['saveReply', 'emitEvent']);
-    assert.deepEqual(run.calls.of('emitEvent')[0]!.event, {
-      type: 'status',
-      state: 'summarizing',
-      detail: 'summarising earlier messages',
-    });
+    assert.equal(chatSteps.at(-1), 'saveReply');
+    assert.ok(!chatSteps.includes('emitEvent'));
+    assert.equal(run.calls.of('saveReply')[0]!.summarizing, true);
     const steps = await historySteps(run.handle);
-    assert.deepEqual(steps.slice(-3), [
-      'local:saveReply',
-      'child:summarizeWorkflow',
-      'local:emitEvent',
-    ]);
-    const summary = await env.client.workflow.getHandle(summaryWorkflowId(sessionId)).describe();
-    assert.equal(summary.status.name, 'COMPLETED');
+    assert.deepEqual(steps.slice(-2), ['local:saveReply', 'child:summarizeWorkflow']);
+    const child = env.client.workflow.getHandle(summaryWorkflowId(sessionId));
+    const summary = await eventually('the summary completed', async () => {
+      const d = await child.describe();
+      return d.status.name === 'COMPLETED' && d;
+    });
     assert.equal(summary.parentExecution?.workflowId, run.handle.workflowId);
   });
 
@@ -81,6 +78,7 @@ describe('chatWorkflow: summaries', () => {
     const run = await runChat(env, {});
     assert.equal('result' in run.ended && run.ended.result.status, 'completed');
     assert.ok(!run.calls.names().includes('emitEvent'));
+    assert.equal(run.calls.of('saveReply')[0]!.summarizing, false);
     assert.ok(!(await historySteps(run.handle)).some((s) => s.startsWith('child:')));
     await assert.rejects(
       env.client.workflow.getHandle(summaryWorkflowId(run.input.sessionId)).describe(),
