@@ -12,6 +12,7 @@ import { AppError, sendError, toAppError } from './errors';
 import { isUuid } from './frames';
 import { checkHealth } from './health';
 import { openAiRoutes } from './openai/routes';
+import { responsesRoutes } from './responses/routes';
 import { apiKeyRoutes } from './routes/api-keys';
 import { meRoutes } from './routes/me';
 import { sessionsRouter } from './routes/sessions';
@@ -65,6 +66,7 @@ export function createApp(
   // whole conversations: their own, larger limit (parsed bodies are not parsed again by
   // the general parser after it).
   v1.post('/chat/completions', jsonBody(deps.config.completionMaxBodyBytes));
+  v1.post('/responses', jsonBody(deps.config.completionMaxBodyBytes));
   v1.use(jsonBody(deps.config.maxPayloadBytes));
 
   v1.post('/sessions', async (req, res) => {
@@ -91,6 +93,7 @@ export function createApp(
   v1.use(meRoutes(deps));
   v1.use(apiKeyRoutes(deps));
   v1.use(openAiRoutes(deps));
+  v1.use(responsesRoutes(deps));
   v1.use(usageRoutes(deps));
   v1.use(tasksRouter(deps));
   app.use('/v1', v1);

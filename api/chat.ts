@@ -29,6 +29,11 @@ export interface StartChat {
   method?: ChatMethod;
   /** An OpenAI-compatible completion's messages, tools and sampling (api/openai/). */
   completion?: CompletionRequest;
+  /**
+   * The caller has just checked (or created) the completion's session for this user, as
+   * the Responses door does with the response row: no second check here.
+   */
+  sessionChecked?: boolean;
 }
 
 /** Longest a chat workflow may run before Temporal ends it. */
@@ -81,7 +86,8 @@ async function startAdmitted(
   }
   // A completion in a session is the request `prepareCompletion` runs: its one check is
   // here (see above). A WebSocket chat is checked by `prepareChat`.
-  const checkHere = req.completion !== undefined && !req.completion.stateless;
+  const checkHere =
+    req.completion !== undefined && !req.completion.stateless && !req.sessionChecked;
   if (checkHere && !(await ownsSession(deps.db, user.userId, req.sessionId))) {
     throw new AppError(ERRORS.NotFound, 'session not found');
   }

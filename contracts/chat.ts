@@ -71,7 +71,7 @@ export interface ChatWorkflowInput {
 }
 
 /** The doors a chat request comes in by (docs/ARCHITECTURE.md "Doors into the system"). */
-export type ChatMethod = 'ws' | 'openai';
+export type ChatMethod = 'ws' | 'openai' | 'responses';
 
 /** Sampling parameters of an OpenAI-compatible request, passed to the LLM as given. */
 export interface SamplingParams {

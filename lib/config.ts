@@ -143,6 +143,8 @@ export interface Config {
   wsMaxConnectionsPerUser: number;
   /** How long a request's event stream is kept for resume (seconds). */
   eventTtlSeconds: number;
+  /** How long a stored response (`POST /v1/responses`) can be retrieved, in days. */
+  responseTtlDays: number;
   maxHistoryMessages: number;
   /** Tokens kept free besides the completion budget, for tokenizer differences. */
   contextSafetyMargin: number;
@@ -372,6 +374,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     wsPingIntervalMs: int(env, 'WS_PING_INTERVAL_MS', 30_000, 100),
     wsMaxConnectionsPerUser: int(env, 'WS_MAX_CONNECTIONS_PER_USER', 20, 1),
     eventTtlSeconds: int(env, 'EVENT_TTL_SECONDS', 2 * 3600, 3600),
+    responseTtlDays: int(env, 'RESPONSE_TTL_DAYS', 30, 1),
     maxHistoryMessages: int(env, 'MAX_HISTORY_MESSAGES', 10, 1),
     contextSafetyMargin: int(env, 'CONTEXT_SAFETY_MARGIN', 128),
     modelTable: parseModelTable(env.MODEL_TABLE),

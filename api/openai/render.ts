@@ -24,6 +24,7 @@ import type { RequestEvent } from '../../contracts/protocol';
 import { ERRORS, errorSpecForCode, type ErrorSpec } from '../../contracts/errors';
 import { toEventId } from '../../store/event-log';
 import { AppError, errorBody } from '../errors';
+import { ReplyText } from './reply-text';
 
 /** What every chunk of one completion repeats. */
 export interface CompletionMeta {
@@ -85,10 +86,8 @@ function toolCallDeltas(calls: readonly LlmToolCall[]) {
 
 /** Renders one request's log, event by event. */
 export class ChunkRenderer {
-  /** Text the client has been given (by this rendering, from the first event on). */
-  private sent = '';
-  /** Text of the current attempt after a `restart`; undefined before any restart. */
-  private attempt: string | undefined;
+  /** The text the client holds, under the diverging-retry rule. */
+  private readonly text = new ReplyText();
   private roleSent = false;
   private usage: Usage | undefined;
   /** True once the rendering has ended (done, error, or broken by a retry). */
@@ -138,10 +137,10 @@ export class ChunkRenderer {
         }
         break;
       case 'restart':
-        this.attempt = '';
+        this.text.restart();
         break;
       case 'delta': {
-        const piece = this.extend(event.content);
+        const piece = this.text.extend(event.content);
         if (piece === undefined) return this.breakOff(seq);
         if (piece) data.push(this.chunk({ content: piece }));
         break;
@@ -151,11 +150,9 @@ export class ChunkRenderer {
         break;
       case 'done': {
         // The client must hold exactly the final text: send what it lacks, or give up.
-        if (this.sent !== event.content) {
-          if (!event.content.startsWith(this.sent)) return this.breakOff(seq);
-          data.push(this.chunk({ content: event.content.slice(this.sent.length) }));
-          this.sent = event.content;
-        }
+        const rest = this.text.finish(event.content);
+        if (rest === undefined) return this.breakOff(seq);
+        if (rest) data.push(this.chunk({ content: rest }));
         data.push(...this.ending(event));
         this.ended = true;
         break;
@@ -179,21 +176,6 @@ export class ChunkRenderer {
     if (this.meta.includeUsage) out.push(this.usageChunk());
     out.push('[DONE]');
     return out;
-  }
-
-  /** The new text a delta gives the client: '' when repeated, undefined when it diverges. */
-  private extend(piece: string): string | undefined {
-    if (this.attempt === undefined) {
-      this.sent += piece;
-      return piece;
-    }
-    this.attempt += piece;
-    if (this.attempt.length <= this.sent.length)
-      return this.sent.startsWith(this.attempt) ? '' : undefined;
-    if (!this.attempt.startsWith(this.sent)) return undefined;
-    const fresh = this.attempt.slice(this.sent.length);
-    this.sent = this.attempt;
-    return fresh;
   }
 
   private breakOff(seq: number): SseEvent[] {

@@ -28,6 +28,7 @@ import { isUuid } from '../frames';
 import type { EventHandler } from '../relay';
 import { watchRequestEnd } from '../request-end';
 import { parseCompletionRequest } from './request';
+import { openEventStream } from './sse';
 import {
   ChunkRenderer,
   completionObject,
@@ -39,14 +40,19 @@ import {
   type Usage,
 } from './render';
 
-/** SSE comment sent this often on an idle stream, so proxies keep it open. */
-const KEEPALIVE_MS = 15_000;
 const PRINTABLE = /^[\x20-\x7e]{1,255}$/;
 
-/** The request id an `Idempotency-Key` maps to: a UUID (version 8) from SHA-256. */
-export function requestIdForKey(userId: string, key: string): string {
+/**
+ * The request id an `Idempotency-Key` maps to: a UUID (version 8) from SHA-256. Each door
+ * has its own ids (`door`), so the same key sent to two doors names two requests.
+ */
+export function requestIdForKey(
+  userId: string,
+  key: string,
+  door: 'openai' | 'responses' = 'openai',
+): string {
   const b = createHash('sha256')
-    .update(`openai-idempotency\n${userId}\n${key}`)
+    .update(`${door}-idempotency\n${userId}\n${key}`)
     .digest()
     .subarray(0, 16);
   b[6] = ((b[6] as number) & 0x0f) | 0x80;
@@ -62,10 +68,24 @@ function secondsToUtcMidnight(now = new Date()): number {
 }
 
 /** The HTTP error of a request that ended with an `error` event before any output. */
-function errorOfEvent(event: Extract<RequestEvent, { type: 'error' }>): AppError {
+export function errorOfEvent(event: Extract<RequestEvent, { type: 'error' }>): AppError {
   const spec = errorSpecForCode(event.code);
   const retryAfter = spec === ERRORS.QuotaExceeded ? secondsToUtcMidnight() : undefined;
   return new AppError(spec, event.message, retryAfter);
+}
+
+/** The request's `Idempotency-Key` (1-255 printable ASCII characters), if it has one. */
+export function idempotencyKeyOf(req: Request): string | undefined {
+  const key = req.get('idempotency-key');
+  if (key !== undefined && !PRINTABLE.test(key)) {
+    throw new AppError(
+      ERRORS.BadRequest,
+      'Idempotency-Key must be 1-255 printable ASCII characters',
+      undefined,
+      'Idempotency-Key',
+    );
+  }
+  return key;
 }
 
 function userOf(req: Request): AuthUser {
@@ -117,15 +137,7 @@ export function openAiRoutes(deps: ApiDeps): Router {
   router.post('/chat/completions', async (req, res) => {
     const user = userOf(req);
     const parsed = parseCompletionRequest(req.body);
-    const idempotencyKey = req.get('idempotency-key');
-    if (idempotencyKey !== undefined && !PRINTABLE.test(idempotencyKey)) {
-      throw new AppError(
-        ERRORS.BadRequest,
-        'Idempotency-Key must be 1-255 printable ASCII characters',
-        undefined,
-        'Idempotency-Key',
-      );
-    }
+    const idempotencyKey = idempotencyKeyOf(req);
     const lastEventIdHeader = req.get('last-event-id');
     let after: SsePosition | undefined;
     if (lastEventIdHeader !== undefined) {
@@ -192,7 +204,7 @@ export function openAiRoutes(deps: ApiDeps): Router {
 }
 
 /** The request an answer follows: its Redis stream, and who and what it is. */
-interface Followed {
+export interface Followed {
   userId: string;
   requestId: string;
   stream: string;
@@ -202,7 +214,7 @@ interface Followed {
  * Subscribes to the request's events from the start, and makes sure they end even if
  * Redis no longer has them (api/request-end.ts). The returned function stops both.
  */
-function follow(deps: ApiDeps, f: Followed, handler: EventHandler): () => void {
+export function follow(deps: ApiDeps, f: Followed, handler: EventHandler): () => void {
   let lastEventAt = Date.now();
   const unsubscribe = deps.relay.subscribe(f.stream, 0, (event, seq) => {
     lastEventAt = Date.now();
@@ -271,13 +283,7 @@ async function streamAnswer(
   const begin = () => {
     if (started) return;
     started = true;
-    res.status(200);
-    res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
-    res.setHeader('Cache-Control', 'no-cache');
-    res.setHeader('Connection', 'keep-alive');
-    res.setHeader('X-Accel-Buffering', 'no');
-    res.flushHeaders();
-    keepalive = setInterval(() => res.write(': keep-alive\n\n'), KEEPALIVE_MS);
+    keepalive = openEventStream(res);
   };
 
   await new Promise<void>((resolve) => {
