@@ -17,8 +17,11 @@ import { APIConnectionError, APIError } from 'openai';
 
 export type ChatCompletionChunk = OpenAI.Chat.Completions.ChatCompletionChunk;
 
-/** Connections to LLM endpoints are kept alive and shared by every stream of the process. */
-const agents = { 'http:': new http.Agent({ keepAlive: true }), 'https:': new https.Agent({ keepAlive: true }) };
+/**
+ * Connections to LLM endpoints are kept alive and shared by every stream of the process
+ * (exported so a unit test can see a connection go back to the pool).
+ */
+export const agents = { 'http:': new http.Agent({ keepAlive: true }), 'https:': new https.Agent({ keepAlive: true }) };
 
 /** How long a response may stay open after its `[DONE]` before its connection is dropped. */
 const AFTER_DONE_MS = 1000;

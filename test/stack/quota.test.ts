@@ -203,7 +203,7 @@ describe('quota', () => {
         acts.reserveQuota({ userId, requestId: randomUUID(), plan: 'free', amount });
       await reserve(800);
       await assert.rejects(reserve(800), (err) => failureType(err) === FAILURE_TYPES.QuotaExceeded);
-      await new Promise((r) => setTimeout(r, 1200));
+      await new Promise((r) => setTimeout(r, 1200)); // a TTL wait: the 1 s reservation expires
       await reserve(800);
       assert.equal(await counters.reserved(userId), 800, 'only the live reservation counts');
     } finally {
