@@ -31,7 +31,8 @@ export class RoutePlanner {
 
   constructor(
     private readonly catalog: ModelCatalog,
-    private readonly redis: Redis,
+    /** Read only when a route has two steps or more (one-step routes never touch Redis). */
+    private readonly redis: () => Redis,
     private readonly breakerOptions: BreakerOptions,
     private readonly logger: Logger,
   ) {}
@@ -82,7 +83,7 @@ export class RoutePlanner {
     if (!b) {
       // After a cool-down one failed probe reopens it: a hanging provider costs one request its timeout.
       const options = { ...this.breakerOptions, reopenOnProbeFailure: true };
-      this.breakers.set(name, (b = new CircuitBreaker(this.redis, `llm-provider:${name}`, options)));
+      this.breakers.set(name, (b = new CircuitBreaker(this.redis(), `llm-provider:${name}`, options)));
     }
     return b;
   }

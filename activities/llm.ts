@@ -102,7 +102,7 @@ type TargetResult =
 export function createLlmActivities(deps: ActivityDeps) {
   const catalog =
     deps.catalog ?? implicitCatalog({ baseUrl: deps.llm.baseURL, apiKey: deps.llm.apiKey ?? '', model: '' });
-  const planner = new RoutePlanner(catalog, deps.redis, deps.llmBreaker ?? DEFAULT_LLM_BREAKER, deps.logger);
+  const planner = new RoutePlanner(catalog, () => deps.redis, deps.llmBreaker ?? DEFAULT_LLM_BREAKER, deps.logger);
   const firstTokenTimeoutMs = deps.llmFirstTokenTimeoutMs ?? DEFAULT_FIRST_TOKEN_TIMEOUT_MS;
 
   async function callLlm(input: CallLlmInput): Promise<CallLlmOutput> {
