@@ -37,7 +37,7 @@ const ASYNC_THEN = [
  */
 const LAYERS = [
   ['contracts'],
-  ['lib'],
+  ['lib', 'models'],
   ['store', 'users', 'usage', 'prompt', 'tools', 'local-llm', 'local-mcp'],
   ['activities', 'workflows'],
   ['api', 'workers'],

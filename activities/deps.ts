@@ -2,7 +2,7 @@
 import type OpenAI from 'openai';
 import type { Redis } from 'ioredis';
 import type { Pool } from 'pg';
-import type { CircuitBreaker } from '../lib/circuit-breaker';
+import type { BreakerOptions, CircuitBreaker } from '../lib/circuit-breaker';
 import type { EventLog } from '../store/event-log';
 import type { SummaryStore } from '../store/summaries';
 import type { Logger } from '../lib/logger';
@@ -13,6 +13,7 @@ import type { DeltaFlushSettings } from '../lib/config';
 import type { ModelInfo } from '../prompt/tokens';
 import type { McpCatalog } from '../tools/mcp/catalog';
 import type { McpHub } from '../tools/mcp/hub';
+import type { ModelCatalog } from '../models/catalog';
 
 export interface ActivityDeps {
   db: Pool;
@@ -38,6 +39,15 @@ export interface ActivityDeps {
   mcpCatalog: McpCatalog;
   /** This process's MCP connections: only in a process that serves the tools queue. */
   mcp?: McpHub;
+  /**
+   * The models and their provider routes (`LLM_CONFIG`); absent: every model name goes to
+   * {@link ActivityDeps.llm}'s endpoint, as before routes.
+   */
+  catalog?: ModelCatalog;
+  /** The providers' circuit breaker (default `DEFAULT_LLM_BREAKER`). */
+  llmBreaker?: BreakerOptions;
+  /** A provider without a first token after this long hands over (default 30 s). */
+  llmFirstTokenTimeoutMs?: number;
   /** Extra or overriding model table entries. */
   models?: Readonly<Record<string, ModelInfo>>;
 }

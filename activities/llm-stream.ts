@@ -17,8 +17,11 @@ import { APIConnectionError, APIError } from 'openai';
 
 export type ChatCompletionChunk = OpenAI.Chat.Completions.ChatCompletionChunk;
 
-/** Connections to LLM endpoints are kept alive and shared by every stream of the process. */
-const agents = { 'http:': new http.Agent({ keepAlive: true }), 'https:': new https.Agent({ keepAlive: true }) };
+/**
+ * Connections to LLM endpoints are kept alive and shared by every stream of the process
+ * (exported so a unit test can see a connection go back to the pool).
+ */
+export const agents = { 'http:': new http.Agent({ keepAlive: true }), 'https:': new https.Agent({ keepAlive: true }) };
 
 /** How long a response may stay open after its `[DONE]` before its connection is dropped. */
 const AFTER_DONE_MS = 1000;
@@ -102,7 +105,8 @@ function post(url: URL, apiKey: string, body: object, signal: AbortSignal): Prom
         agent: agents[url.protocol as 'http:' | 'https:'],
         signal,
         headers: {
-          authorization: `Bearer ${apiKey}`,
+          // A provider without a key (LLM_CONFIG with no apiKeyEnv) gets no Authorization header.
+          ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}),
           'content-type': 'application/json',
           accept: 'text/event-stream',
           'content-length': Buffer.byteLength(payload),

@@ -5,7 +5,7 @@
  */
 import type { Plan, TokenUsage } from '../contracts/common';
 import { ERRORS, FAILURE_TYPES, failure } from '../contracts/errors';
-import { quotaRefusalsTotal, tokensConsumedTotal } from '../lib/metrics';
+import { llmCostUsdTotal, quotaRefusalsTotal, tokensConsumedTotal } from '../lib/metrics';
 import type { QuotaLimits, ReserveVerdict } from '../usage/counters';
 import { ledgerBase, limitsFor, startOfUtcDay, startOfUtcMonth } from '../usage/ledger';
 import type { ActivityDeps } from './deps';
@@ -139,6 +139,8 @@ export function createQuotaActivities(deps: ActivityDeps) {
       const model = modelLabel(input.model);
       tokensConsumedTotal.inc({ model, type: 'prompt' }, u.promptTokens);
       tokensConsumedTotal.inc({ model, type: 'completion' }, u.completionTokens);
+      // With the tokens, once per request: 0 for a model without a price, so the series exists.
+      llmCostUsdTotal.inc({ model }, u.costUsd ?? 0);
     }
     if (settled.emitPending && u.totalTokens > 0) {
       const dailyLimit =

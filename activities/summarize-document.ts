@@ -14,6 +14,8 @@ import { CancelledFailure } from '@temporalio/common';
 import { addUsage, NO_USAGE, type TokenUsage } from '../contracts/common';
 import type { ToolHeartbeat } from '../contracts/tool';
 import { FAILURE_TYPES, failure } from '../contracts/errors';
+import { costUsd } from '../models/catalog';
+import { primaryClient } from '../models/clients';
 import { countPromptTokens, countTextTokens, modelInfo } from '../prompt/tokens';
 import { chunkText } from '../tools/chunking';
 import { DEFAULT_CHUNK_TOKENS, summarizeDocumentArgs } from '../tools/registry';
@@ -72,10 +74,16 @@ export function createSummarizeDocumentActivities(deps: ActivityDeps) {
       { role: 'system' as const, content: SYSTEM_PROMPT },
       { role: 'user' as const, content: user },
     ];
+    // With LLM_CONFIG: the model's primary provider, under the name it knows, at its price.
+    const routed = deps.catalog?.configured ? primaryClient(deps.catalog, model) : undefined;
+    const priced = (u: TokenUsage): TokenUsage => {
+      const cost = costUsd(routed?.target.price, u.promptTokens, u.completionTokens);
+      return cost === undefined ? u : { ...u, costUsd: cost };
+    };
     let res;
     try {
-      res = await deps.llm.chat.completions.create(
-        { model, messages, max_tokens: SUMMARY_MAX_TOKENS, stream: false },
+      res = await (routed?.client ?? deps.llm).chat.completions.create(
+        { model: routed?.target.upstream ?? model, messages, max_tokens: SUMMARY_MAX_TOKENS, stream: false },
         { signal, timeout: LLM_CALL_TIMEOUT_MS },
       );
     } catch (err) {
@@ -87,7 +95,7 @@ export function createSummarizeDocumentActivities(deps: ActivityDeps) {
       const { prompt_tokens: p, completion_tokens: c } = res.usage;
       return {
         text,
-        usage: { promptTokens: p, completionTokens: c, totalTokens: p + c, estimated: false },
+        usage: priced({ promptTokens: p, completionTokens: c, totalTokens: p + c, estimated: false }),
       };
     }
     const { encoding } = modelInfo(model, deps.models);
@@ -95,7 +103,7 @@ export function createSummarizeDocumentActivities(deps: ActivityDeps) {
     const c = countTextTokens(text, encoding);
     return {
       text,
-      usage: { promptTokens: p, completionTokens: c, totalTokens: p + c, estimated: true },
+      usage: priced({ promptTokens: p, completionTokens: c, totalTokens: p + c, estimated: true }),
     };
   }
 

@@ -18,6 +18,7 @@ import type { chatWorkflow } from '../workflows/chat';
 import type { AuthUser } from './auth';
 import type { ApiDeps } from './deps';
 import { AppError } from './errors';
+import { chatModel } from './models';
 import { chatRateLimiter } from './rate-limit';
 
 export interface StartChat {
@@ -76,6 +77,8 @@ async function startAdmitted(
   req: StartChat,
 ): Promise<{ requestId: string; duplicate: boolean }> {
   const requestId = (req.requestId ?? randomUUID()).toLowerCase();
+  // Before anything counts or is written: a model that is not offered is refused.
+  const model = chatModel(deps.config, req.model);
   const limiter = chatRateLimiter(deps.redis);
   const rate = await limiter.take(user.userId, requestId, deps.config.rateLimitPerMinute);
   if (!rate.allowed) {
@@ -105,7 +108,7 @@ async function startAdmitted(
     userId: user.userId,
     sessionId: req.sessionId,
     content: req.content,
-    model: req.model ?? config.llm.model,
+    model,
     plan: user.plan,
     taskQueues: config.taskQueues,
     settings: chatSettings(config),

@@ -10,6 +10,7 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger({ service: 'api' }, config.logLevel);
   setMetricsEnabled(config.metricsEnabled);
+  for (const warning of config.warnings) logger.warn(warning);
   if (config.jwtSecretIsDev) logger.warn('JWT_SECRET is not set: using the dev secret');
   const api = await startApiServer(config, logger);
   logger.info('api listening', { port: api.port });

@@ -39,6 +39,7 @@ import { createActivityDeps } from '../workers/deps';
 import { BenchChatClient, type ChatTiming } from './chat-client';
 import { cpuDelta, cpuReader, requestCost, type CpuSnapshot, type RequestCost } from './chat-costs';
 import { BENCH_ENV } from './bench-env';
+import { failoverArm } from './chat-failover';
 import { createInProcessRunner } from './in-process-runner';
 import { responsesArm } from './responses';
 import { percentile, round, runStandalone, type BenchResult } from './result';
@@ -355,10 +356,11 @@ export async function run(): Promise<BenchResult> {
     const sameFrames =
       JSON.stringify(lat.eager.at(-1)?.types) === JSON.stringify(lat.in_process.at(-1)?.types);
     metrics.same_frames_all_arms = sameFrames ? 'yes' : 'NO';
-    // The Responses door's arm (bench/responses.ts), on this same system, as the product runs.
+    // The Responses door's arm (bench/responses.ts), on this same system, as the product runs;
+    // the failover arm (bench/chat-failover.ts) on a stack of its own (two LLM providers).
     await setArm('eager');
-    const responses = await responsesArm(sys);
-    Object.assign(metrics, responses.metrics);
+    const extra = [await responsesArm(sys), await failoverArm(bundlePath)];
+    for (const arm of extra) Object.assign(metrics, arm.metrics);
 
     return {
       name: 'chat',
@@ -371,9 +373,9 @@ export async function run(): Promise<BenchResult> {
         { metric: 'fraction_of_ceiling_pct', op: '>=', target: 50 },
         { metric: 'cpu_ms_per_request_all', op: '<=', target: 70 },
         { metric: 'executions_per_request', op: '<=', target: 1 },
-        ...responses.goals,
+        ...extra.flatMap((arm) => arm.goals),
       ],
-      notes: [...chatNotes(metrics), ...responses.notes],
+      notes: [...chatNotes(metrics), ...extra.flatMap((arm) => arm.notes)],
     };
   } finally {
     await Promise.all(seats.map((s) => s.client.close()));

@@ -24,8 +24,11 @@ export const ALL_BENCHMARKS = [
   'tools',
   'metrics-overhead',
 ] as const;
-/** Run only when named (`npm run bench -- chat-tuning`): long experiments, not goals. */
-export const OPTIONAL_BENCHMARKS = ['chat-tuning'] as const;
+/**
+ * Run only when named (`npm run bench -- chat-tuning`): long experiments, not goals; and
+ * `chat-failover`, an arm `chat` runs too, alone (bench/chat-failover.ts).
+ */
+export const OPTIONAL_BENCHMARKS = ['chat-tuning', 'chat-failover'] as const;
 const KNOWN: readonly string[] = [...ALL_BENCHMARKS, ...OPTIONAL_BENCHMARKS];
 
 const ROOT = path.resolve(__dirname, '..');

@@ -58,6 +58,7 @@ const CODES: ReadonlySet<string> = new Set<ClientErrorCode>([
   'cancelled',
   'overloaded',
   'conflict',
+  'model_not_found',
   'internal',
 ]);
 

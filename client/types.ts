@@ -98,8 +98,9 @@ export interface QuotaWindow {
 
 /** `GET /v1/me/usage`. */
 export interface Usage {
-  daily: Array<{ date: string; tokens: number }>;
-  month: { period: string; tokens: number };
+  /** `costUsd`: US dollars at the configured prices (0 without them). */
+  daily: Array<{ date: string; tokens: number; costUsd: number }>;
+  month: { period: string; tokens: number; costUsd: number };
   quota: { plan: 'free' | 'pro'; daily: QuotaWindow; monthly: QuotaWindow };
 }
 

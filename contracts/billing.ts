@@ -22,6 +22,8 @@ export interface UsageRecord {
   completionTokens: number;
   totalTokens: number;
   estimated: boolean;
+  /** What the tokens cost in US dollars (absent: no price configured, or recorded before prices). */
+  costUsd?: number;
   /** When the usage was settled (ISO-8601 UTC): decides its quota day and month. */
   createdAt: string;
 }

@@ -28,6 +28,11 @@ export interface TokenUsage {
   totalTokens: number;
   /** True when counted locally with tiktoken because the provider sent no usage. */
   estimated: boolean;
+  /**
+   * What the tokens cost in US dollars, at the price of the provider that answered
+   * (docs/API.md "Models and providers"); absent when no price is configured.
+   */
+  costUsd?: number;
 }
 
 /** No tokens used: the start of a sum of usages. */
@@ -43,12 +48,17 @@ export const NO_USAGE: Readonly<TokenUsage> = Object.freeze({
  * chat request's LLM calls) and activities (a tool's LLM calls) add usage the same way.
  */
 export function addUsage(a: TokenUsage, b: TokenUsage): TokenUsage {
-  return {
+  const sum: TokenUsage = {
     promptTokens: a.promptTokens + b.promptTokens,
     completionTokens: a.completionTokens + b.completionTokens,
     totalTokens: a.totalTokens + b.totalTokens,
     estimated: a.estimated || b.estimated,
   };
+  // Costs add to the nano-dollar (the ledger's precision), so sums do not drift.
+  if (a.costUsd !== undefined || b.costUsd !== undefined) {
+    sum.costUsd = Math.round(((a.costUsd ?? 0) + (b.costUsd ?? 0)) * 1e9) / 1e9;
+  }
+  return sum;
 }
 
 export interface PromptMessage {

@@ -28,6 +28,7 @@ export type ErrorCode =
   | 'cancelled'
   | 'overloaded'
   | 'conflict'
+  | 'model_not_found'
   | 'internal';
 
 export interface ErrorSpec {
@@ -64,6 +65,8 @@ export const ERRORS = {
     status: 503,
     message: 'The server is at capacity, please retry shortly',
   },
+  /** A model no entry of `LLM_CONFIG` offers, on the OpenAI doors (the WebSocket answers `bad_request`). */
+  ModelNotFound: { code: 'model_not_found', status: 404, message: 'The model does not exist' },
   /** A tool call whose arguments fail the tool's schema (answered to the LLM, not the client). */
   InvalidToolArguments: { code: 'bad_request', status: 400, message: 'Invalid tool arguments' },
   /** The other decision was already made for a tool call (`POST /v1/approvals/...`). */
@@ -129,6 +132,7 @@ export const FAILURE_TYPES: { readonly [T in FailureType]: T } = {
   LlmUnavailable: 'LlmUnavailable',
   Cancelled: 'Cancelled',
   Overloaded: 'Overloaded',
+  ModelNotFound: 'ModelNotFound',
   InvalidToolArguments: 'InvalidToolArguments',
   Conflict: 'Conflict',
   Internal: 'Internal',

@@ -13,6 +13,9 @@ import { DEFAULT_TASK_QUEUES, type TaskQueues } from '../contracts/common';
 import type { Level } from './logger';
 import { DEFAULT_TOOL_APPROVAL_TIMEOUT_S } from '../contracts/approval';
 import { readMcpConfig, type McpServerConfig } from './mcp-config';
+import type { BreakerOptions } from './circuit-breaker';
+import { implicitCatalog, routeOf, type ModelCatalog } from '../models/catalog';
+import { LlmConfigError, loadLlmConfig, type LoadedLlmConfig } from '../models/llm-config';
 
 /** The dev secret used when JWT_SECRET is unset; refused in production. */
 export const DEV_JWT_SECRET = 'dev-only-secret-change-me';
@@ -85,6 +88,13 @@ export interface PayloadKey {
   readonly key: Buffer;
 }
 
+/** The LLM providers' circuit breaker by default (`LLM_BREAKER_FAILURES`, `LLM_BREAKER_COOLDOWN_MS`). */
+export const DEFAULT_LLM_BREAKER: Readonly<BreakerOptions> = Object.freeze({
+  failureThreshold: 3,
+  windowMs: 60_000,
+  cooldownMs: 30_000,
+});
+
 export interface LlmEndpoint {
   baseUrl: string;
   apiKey: string;
@@ -112,8 +122,17 @@ export interface Config {
   cacheCommandTimeoutMs: number;
   temporalAddress: string;
   temporalNamespace: string;
+  /** The chat LLM without `LLM_CONFIG`; with it, the default model's primary provider. */
   jwtSecret: string;
   /** True when JWT_SECRET was not set and the dev secret is in use. */
+  /** The models requests may pick and their provider routes (`LLM_CONFIG`; models/catalog.ts). */
+  models: ModelCatalog;
+  /** An LLM provider that sends no first token within this long hands over to the next. */
+  llmFirstTokenTimeoutMs: number;
+  /** When a failing LLM provider is skipped by every worker, and for how long. */
+  llmBreaker: Readonly<BreakerOptions>;
+  /** Problems that did not stop the start (a provider skipped): the processes log them. */
+  warnings: readonly string[];
   jwtSecretIsDev: boolean;
   /** Browser origins allowed to open the WebSocket; empty = any (non-browser clients send none). */
   allowedOrigins: readonly string[];
@@ -333,23 +352,45 @@ function mcpServers(file: string | undefined): readonly McpServerConfig[] {
   }
 }
 
+/** `LLM_CONFIG`, when set: the catalog of models and providers (models/llm-config.ts). */
+function readLlmConfig(env: Env): LoadedLlmConfig | undefined {
+  if (!env.LLM_CONFIG) return undefined;
+  try {
+    return loadLlmConfig(env.LLM_CONFIG, env);
+  } catch (err) {
+    if (err instanceof LlmConfigError) throw new ConfigError(err.message);
+    throw err;
+  }
+}
+
+/** The endpoint and upstream model name of a configured model's first route step. */
+function primaryOf(catalog: ModelCatalog, model: string): LlmEndpoint {
+  const primary = routeOf(catalog, model)[0]!;
+  return { baseUrl: primary.provider.baseUrl, apiKey: primary.provider.apiKey, model: primary.upstream };
+}
+
 /** Reads and validates the configuration; throws {@link ConfigError} on bad values. */
 export function loadConfig(env: Env = process.env): Readonly<Config> {
   const nodeEnv = str(env, 'NODE_ENV', 'development');
   const jwtSecretIsDev = !env.JWT_SECRET;
   if (nodeEnv === 'production') checkProductionSecret(env.JWT_SECRET);
-  const useLocalLlm = !env.OPENAI_API_KEY;
+  const routes = readLlmConfig(env);
+  const useLocalLlm = !env.OPENAI_API_KEY && !routes;
   const localLlmPort = int(env, 'LOCAL_LLM_PORT', DEFAULT_LOCAL_LLM_PORT, 1);
-  const llm: LlmEndpoint = {
-    baseUrl: str(
-      env,
-      'OPENAI_BASE_URL',
-      useLocalLlm ? `http://127.0.0.1:${localLlmPort}/v1` : 'https://api.openai.com/v1',
-    ),
-    apiKey: env.OPENAI_API_KEY || 'local-llm',
-    model: str(env, 'LLM_MODEL', 'gpt-4o-mini'),
-  };
-  const summaryLlm: LlmEndpoint = {
+  const llm: LlmEndpoint = routes
+    ? primaryOf(routes.catalog, routes.catalog.defaultModel)
+    : {
+        baseUrl: str(
+          env,
+          'OPENAI_BASE_URL',
+          useLocalLlm ? `http://127.0.0.1:${localLlmPort}/v1` : 'https://api.openai.com/v1',
+        ),
+        apiKey: env.OPENAI_API_KEY || 'local-llm',
+        model: str(env, 'LLM_MODEL', 'gpt-4o-mini'),
+      };
+  // With routes, summaries go to the primary of SUMMARY_MODEL (a configured model) or the default.
+  const summaryTarget = routes && !env.SUMMARY_BASE_URL ? primaryOf(routes.catalog, str(env, 'SUMMARY_MODEL', llm.model)) : undefined;
+  const summaryLlm: LlmEndpoint = summaryTarget ?? {
     baseUrl: str(env, 'SUMMARY_BASE_URL', llm.baseUrl),
     apiKey: str(env, 'SUMMARY_API_KEY', llm.apiKey),
     model: str(env, 'SUMMARY_MODEL', llm.model),
@@ -374,8 +415,16 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     ),
     useLocalLlm,
     localLlmPort,
-    llm: Object.freeze(llm),
+    llm: Object.freeze(routes ? { ...llm, model: routes.catalog.defaultModel } : llm),
     summaryLlm: Object.freeze(summaryLlm),
+    models: routes?.catalog ?? implicitCatalog(llm),
+    llmFirstTokenTimeoutMs: int(env, 'LLM_FIRST_TOKEN_TIMEOUT_MS', 30_000, 1),
+    llmBreaker: Object.freeze({
+      failureThreshold: int(env, 'LLM_BREAKER_FAILURES', DEFAULT_LLM_BREAKER.failureThreshold, 1),
+      windowMs: DEFAULT_LLM_BREAKER.windowMs,
+      cooldownMs: int(env, 'LLM_BREAKER_COOLDOWN_MS', DEFAULT_LLM_BREAKER.cooldownMs, 100),
+    }),
+    warnings: Object.freeze(routes?.warnings ?? []),
     freeDailyTokens: int(env, 'FREE_DAILY_TOKENS', 50_000),
     proDailyTokens: int(env, 'PRO_DAILY_TOKENS', 500_000),
     freeMonthlyTokens: int(env, 'FREE_MONTHLY_TOKENS', 30 * int(env, 'FREE_DAILY_TOKENS', 50_000)),

@@ -63,6 +63,35 @@ export const tokensConsumedTotal = new Counter({
   registers: [metricsRegistry],
 });
 
+/**
+ * LLM calls per provider and model (docs/API.md "Models and providers"), by outcome:
+ * `ok`, `failed` (refused or dropped before its first token), `timeout` (no first token in
+ * time), `cut` (failed mid-reply), `error` (refused the request itself, e.g. 400) and
+ * `skipped` (its circuit breaker was open). Providers and models come from config.
+ */
+export const llmRequestsTotal = new Counter({
+  name: 'llm_requests_total',
+  help: 'LLM calls by provider, model and outcome (ok, failed, timeout, cut, error, skipped)',
+  labelNames: ['provider', 'model', 'outcome'] as const,
+  registers: [metricsRegistry],
+});
+
+export const llmFirstTokenSeconds = new Histogram({
+  name: 'llm_first_token_seconds',
+  help: 'Time from an LLM call to its first token, by provider and model',
+  labelNames: ['provider', 'model'] as const,
+  buckets: LATENCY_BUCKETS,
+  registers: [metricsRegistry],
+});
+
+/** Counted once per billed request, with its tokens (0 for models without a price). */
+export const llmCostUsdTotal = new Counter({
+  name: 'llm_cost_usd_total',
+  help: 'What billed LLM tokens cost in US dollars, by model (0 without a configured price)',
+  labelNames: ['model'] as const,
+  registers: [metricsRegistry],
+});
+
 export const toolExecutionsTotal = new Counter({
   name: 'tool_executions_total',
   help: 'Tool executions by tool and outcome',
@@ -191,6 +220,9 @@ export const HOT_PATH_METRICS: readonly object[] = [
   wsConnections,
   wsFramesTotal,
   tokensConsumedTotal,
+  llmRequestsTotal,
+  llmFirstTokenSeconds,
+  llmCostUsdTotal,
   toolExecutionsTotal,
   toolDuration,
   dbQueryDuration,

@@ -109,7 +109,8 @@ export function toolResultsReplyText(
 /**
  * Plans the reply to `req`: a tool call when the message scripts one and no tool
  * result has come back yet, otherwise text (tool results quoted, the scripted reply, a
- * summary, or the default answer), fitted to `[[tokens:N]]` and cut to `max_tokens`.
+ * summary, or the default answer), fitted to `[[tokens:N]]` and cut to `max_tokens`. A
+ * named instance starts its text with `[name] `, so tests see which one answered.
  */
 export function planReply(
   req: ChatRequest,
@@ -117,6 +118,7 @@ export function planReply(
   rawUserText: string,
   d: Directives,
   encoding: TiktokenEncoding,
+  name?: string,
 ): PlannedReply {
   const seed = sha256(`${req.messages.length}\n${rawUserText}`);
   const after = userIndex >= 0 ? req.messages.slice(userIndex + 1) : [];
@@ -141,6 +143,7 @@ export function planReply(
       : (d.reply ??
         summaryReplyText(req.messages, userIndex, d.text) ??
         defaultReplyText(req.messages.length, d.text, seed));
+  if (name) text = `[${name}] ${text}`;
   if (d.tokens !== undefined) text = fitToTokens(text, d.tokens, encoding, seed);
 
   let finishReason: 'stop' | 'length' = 'stop';

@@ -22,8 +22,10 @@ import {
 import { streamReply } from './stream';
 import { sha256 } from './text';
 import { completionBody, usage } from './wire';
+import type { LocalLlmFaults } from './instances';
 
 export type { LocalLlmCall, LocalLlmStats } from './stats';
+export type { LocalLlmFaults } from './instances';
 
 /** A running local LLM. */
 export interface LocalLlm {
@@ -36,6 +38,10 @@ export interface LocalLlm {
   stats: LocalLlmStats;
   /** Empties {@link LocalLlm.stats} in place. */
   resetStats(): void;
+  /** The name it puts in its replies (`[name] ...`), when it has one. */
+  name?: string;
+  /** Changes how it misbehaves from the next request on (`{}`: healthy). */
+  setFaults(faults: LocalLlmFaults): void;
 }
 
 /** Models `GET /v1/models` lists; any other model name is accepted too. */
@@ -45,6 +51,8 @@ export const LISTED_MODELS = ['gpt-4o-mini', 'gpt-4o', 'gpt-4.1-mini', 'gpt-3.5-
 const MAX_NON_STREAM_DELAY_MS = 60_000;
 
 interface ServerState {
+  name?: string;
+  faults: LocalLlmFaults;
   stats: LocalLlmStats;
   failedOnce: SeenOnce;
   cutOnce: SeenOnce;
@@ -108,6 +116,22 @@ async function handleChat(
     promptTokens,
   };
 
+  // An instance told to misbehave does so before any directive is read.
+  const { faults } = state;
+  if (faults.hang) {
+    log({ ...call, status: 0 });
+    await new Promise<void>((resolve) => {
+      if (signal.aborted) resolve();
+      else signal.addEventListener('abort', () => resolve(), { once: true });
+    });
+    return;
+  }
+  if (faults.failStatus !== undefined) {
+    log({ ...call, status: faults.failStatus });
+    sendError(res, faults.failStatus, `${state.name ?? 'The local LLM'} fails every request: HTTP ${faults.failStatus}`);
+    return;
+  }
+
   const failure =
     directives.fail ??
     (directives.failOnce !== undefined && state.failedOnce.firstTime(userText)
@@ -119,7 +143,7 @@ async function handleChat(
     return;
   }
 
-  const reply = planReply(request, userIndex, userText, directives, encoding);
+  const reply = planReply(request, userIndex, userText, directives, encoding, state.name);
   const u = usage(promptTokens, reply.completionTokens);
   const meta = {
     id: `chatcmpl-${sha256(`${request.model}\n${request.stream}\n${JSON.stringify(request.messages)}`).slice(0, 24)}`,
@@ -131,9 +155,10 @@ async function handleChat(
 
   if (request.stream) {
     const cutAfter =
-      directives.cutAfter !== undefined && state.cutOnce.firstTime(userText)
+      faults.cutAfter ??
+      (directives.cutAfter !== undefined && state.cutOnce.firstTime(userText)
         ? directives.cutAfter
-        : undefined;
+        : undefined);
     await streamReply(
       res,
       {
@@ -209,13 +234,16 @@ function baseUrl(host: string, port: number): string {
 
 /**
  * Starts the local LLM on `host` (default 127.0.0.1) and `port` (default 0: any free
- * port; the chosen one is in the result).
+ * port; the chosen one is in the result). A `name` goes into its replies; `faults` make
+ * it misbehave (local-llm/instances.ts).
  */
 export async function startLocalLlm(
-  opts: { port?: number; host?: string } = {},
+  opts: { port?: number; host?: string; name?: string; faults?: LocalLlmFaults } = {},
 ): Promise<LocalLlm> {
   const host = opts.host ?? '127.0.0.1';
   const state: ServerState = {
+    ...(opts.name ? { name: opts.name } : {}),
+    faults: { ...opts.faults },
     stats: createStats(),
     failedOnce: new SeenOnce(),
     cutOnce: new SeenOnce(),
@@ -258,6 +286,10 @@ export async function startLocalLlm(
     port,
     stats: state.stats,
     resetStats: () => resetStats(state.stats),
+    ...(opts.name ? { name: opts.name } : {}),
+    setFaults: (faults) => {
+      state.faults = { ...faults };
+    },
     close: () => {
       closing ??= new Promise<void>((resolve) => {
         for (const c of inFlight) c.abort();

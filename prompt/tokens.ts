@@ -6,6 +6,7 @@
  */
 import { get_encoding, type Tiktoken, type TiktokenEncoding } from 'tiktoken';
 import type { ModelInfo } from '../lib/config';
+import type { ModelCatalog } from '../models/catalog';
 
 export type { ModelInfo };
 
@@ -45,6 +46,22 @@ export function modelInfo(
     }
   }
   return best ?? DEFAULT_MODEL_INFO;
+}
+
+/**
+ * The table entries of the models of `LLM_CONFIG` (looked up by their own names): the
+ * context window and encoding each was given, else those of its primary's model family.
+ */
+export function catalogModelTable(
+  catalog: ModelCatalog,
+  extra: Readonly<Record<string, ModelInfo>> = {},
+): Record<string, ModelInfo> {
+  const table: Record<string, ModelInfo> = {};
+  for (const [name, entry] of Object.entries(catalog.models)) {
+    const family = modelInfo(entry.route[0]?.upstream ?? name, extra);
+    table[name] = { encoding: entry.encoding ?? family.encoding, contextWindow: entry.contextWindow ?? family.contextWindow };
+  }
+  return table;
 }
 
 const encoders = new Map<TiktokenEncoding, Tiktoken>();

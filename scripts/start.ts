@@ -38,6 +38,8 @@ async function main(): Promise<void> {
   log.addSecret(config.jwtSecretIsDev ? undefined : config.jwtSecret);
   if (!config.useLocalLlm) log.addSecret(config.llm.apiKey);
   if (config.summaryLlm.apiKey !== 'local-llm') log.addSecret(config.summaryLlm.apiKey);
+  for (const m of Object.values(config.models.models)) for (const t of m.route) log.addSecret(t.provider.apiKey || undefined);
+  for (const warning of config.warnings) log.warn(warning);
   log.addSecret(urlPassword(config.databaseUrl));
   log.addSecret(urlPassword(config.redisUrl));
 
@@ -80,6 +82,8 @@ async function main(): Promise<void> {
       process: llm,
     });
     log.info(`LLM: embedded local LLM at ${base}/v1`);
+  } else if (config.models.configured) {
+    log.info(`LLM: models ${Object.keys(config.models.models).join(', ')} from LLM_CONFIG (default ${config.models.defaultModel})`);
   } else {
     log.info(`LLM: ${config.llm.baseUrl} (model ${config.llm.model})`);
   }

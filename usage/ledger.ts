@@ -37,8 +37,8 @@ export async function insertUsage(db: Queryable, r: UsageRecord): Promise<boolea
   const res = await timeQuery('usage_insert', () =>
     db.query(
       `INSERT INTO usage_records (user_id, request_id, session_id, model, prompt_tokens,
-         completion_tokens, total_tokens, estimated, created_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         completion_tokens, total_tokens, estimated, created_at, cost_usd)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
        ON CONFLICT (user_id, request_id) DO NOTHING`,
       [
         r.userId,
@@ -50,6 +50,7 @@ export async function insertUsage(db: Queryable, r: UsageRecord): Promise<boolea
         r.totalTokens,
         r.estimated,
         r.createdAt,
+        r.costUsd ?? null,
       ],
     ),
   );
@@ -109,32 +110,43 @@ export function ledgerBase(db: Pool, userId: string, now: Date): LedgerBase {
   };
 }
 
-/** Ledger totals per UTC day (`YYYY-MM-DD` -> tokens) since `from`, and of the month of `now`. */
+/** Tokens and their cost in US dollars (rows without a price cost 0). */
+export interface LedgerTotal {
+  tokens: number;
+  costUsd: number;
+}
+
+/** Ledger totals per UTC day (`YYYY-MM-DD`) since `from`, and of the month of `now`. */
 export async function ledgerUsage(
   db: Pool,
   userId: string,
   from: Date,
   now: Date,
-): Promise<{ byDay: Map<string, number>; month: number }> {
+): Promise<{ byDay: Map<string, LedgerTotal>; month: LedgerTotal }> {
   const [days, month] = await Promise.all([
     timeQuery('usage_daily', () =>
-      db.query<{ day: string; tokens: string }>(
-        `SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, SUM(total_tokens) AS tokens
+      db.query<{ day: string; tokens: string; cost: string }>(
+        `SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, SUM(total_tokens) AS tokens,
+                COALESCE(SUM(cost_usd), 0) AS cost
            FROM usage_records WHERE user_id = $1 AND created_at >= $2
           GROUP BY 1`,
         [userId, from],
       ),
     ),
     timeQuery('usage_sum', () =>
-      db.query<{ tokens: string }>(
-        `SELECT COALESCE(SUM(total_tokens), 0) AS tokens FROM usage_records
+      db.query<{ tokens: string; cost: string }>(
+        `SELECT COALESCE(SUM(total_tokens), 0) AS tokens, COALESCE(SUM(cost_usd), 0) AS cost FROM usage_records
           WHERE user_id = $1 AND created_at >= $2 AND created_at < $3`,
         [userId, startOfUtcMonth(now), startOfUtcMonth(now, 1)],
       ),
     ),
   ]);
+  const total = (r: { tokens: string; cost: string } | undefined): LedgerTotal => ({
+    tokens: Number(r?.tokens ?? 0),
+    costUsd: Number(r?.cost ?? 0),
+  });
   return {
-    byDay: new Map(days.rows.map((r) => [r.day, Number(r.tokens)])),
-    month: Number(month.rows[0]?.tokens ?? 0),
+    byDay: new Map(days.rows.map((r) => [r.day, total(r)])),
+    month: total(month.rows[0]),
   };
 }

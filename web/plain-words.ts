@@ -48,6 +48,8 @@ export function plainWords(err: ErrorLike, now: Date = new Date()): string {
       return 'This conversation no longer exists.';
     case 'unauthorized':
       return 'Your access token was refused (wrong or expired). Please sign in again.';
+    case 'model_not_found':
+      return 'That model is not offered here.';
     case 'bad_request':
       return `The server could not accept that: ${err.message}`;
     case 'conflict':

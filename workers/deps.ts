@@ -4,6 +4,7 @@ import type { ActivityDeps } from '../activities';
 import type { Config, LlmEndpoint } from '../lib/config';
 import { createPool } from '../store/db';
 import { CircuitBreaker } from '../lib/circuit-breaker';
+import { catalogModelTable } from '../prompt/tokens';
 import { SummaryStore } from '../store/summaries';
 import type { Logger } from '../lib/logger';
 import { UsageCounters } from '../usage/counters';
@@ -17,7 +18,8 @@ import { MeteredEventLog } from './metered-event-log';
 export function createLlmClient(endpoint: LlmEndpoint): OpenAI {
   return new OpenAI({
     baseURL: endpoint.baseUrl,
-    apiKey: endpoint.apiKey,
+    // A provider of LLM_CONFIG may need no key; the client refuses to be built without one.
+    apiKey: endpoint.apiKey || 'none',
     maxRetries: 0,
     timeout: 120_000,
   });
@@ -62,7 +64,11 @@ export function createActivityDeps(config: Config, logger: Logger, options: { mc
       windowMs: 60_000,
       cooldownMs: config.summaryBreakerCooldownMs,
     }),
-    models: config.modelTable,
+    // The models of LLM_CONFIG by their own names: their windows and encodings.
+    models: Object.freeze({ ...config.modelTable, ...catalogModelTable(config.models, config.modelTable) }),
+    catalog: config.models,
+    llmBreaker: config.llmBreaker,
+    llmFirstTokenTimeoutMs: config.llmFirstTokenTimeoutMs,
     deltaFlush: config.deltaFlush,
     logger,
     clock: () => new Date(),

@@ -12,6 +12,7 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger({ service: 'worker' }, config.logLevel);
   setMetricsEnabled(config.metricsEnabled);
+  for (const warning of config.warnings) logger.warn(warning);
   // Before the first connection: the Temporal Runtime is created once per process.
   const metrics = await startWorkerMetrics(config);
   const owned = createActivityDeps(config, logger, { mcp: config.workerTaskQueues.includes('tools') });

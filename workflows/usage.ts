@@ -159,6 +159,7 @@ export class RequestMeter {
       completionTokens: usage.completionTokens,
       totalTokens: usage.totalTokens,
       estimated: usage.estimated,
+      ...(usage.costUsd !== undefined ? { costUsd: usage.costUsd } : {}),
       createdAt: settledAt ?? new Date().toISOString(),
     };
   }

@@ -25,6 +25,8 @@ import { chatRateLimiter } from '../rate-limit';
 import type { ApiDeps } from '../deps';
 import { AppError, sendError } from '../errors';
 import { isUuid } from '../frames';
+import { openAiModel } from '../models';
+import { listedModels } from '../../models/catalog';
 import type { EventHandler } from '../relay';
 import { watchRequestEnd } from '../request-end';
 import { parseCompletionRequest } from './request';
@@ -127,7 +129,7 @@ export function openAiRoutes(deps: ApiDeps): Router {
   const router = express.Router();
 
   router.get('/models', (_req, res) => {
-    const ids = [...new Set([deps.config.llm.model, deps.config.summaryLlm.model])];
+    const ids = listedModels(deps.config.models, [deps.config.summaryLlm.model]);
     res.json({
       object: 'list',
       data: ids.map((id) => ({ id, object: 'model', created: 0, owned_by: 'durable-chat' })),
@@ -137,6 +139,7 @@ export function openAiRoutes(deps: ApiDeps): Router {
   router.post('/chat/completions', async (req, res) => {
     const user = userOf(req);
     const parsed = parseCompletionRequest(req.body);
+    const model = openAiModel(deps.config, parsed.model);
     const idempotencyKey = idempotencyKeyOf(req);
     const lastEventIdHeader = req.get('last-event-id');
     let after: SsePosition | undefined;
@@ -179,12 +182,12 @@ export function openAiRoutes(deps: ApiDeps): Router {
     // limited). Allowed: startChat's own take finds it counted already.
     const limiter = chatRateLimiter(deps.redis);
     const rate = await limiter.take(user.userId, requestId, deps.config.rateLimitPerMinute);
-    if (!rate.allowed) await start(parsed.model ?? deps.config.llm.model);
+    if (!rate.allowed) await start(model);
     const meta = await completionMeta(
       deps,
       user.userId,
       requestId,
-      parsed.model ?? deps.config.llm.model,
+      model,
       parsed.includeUsage,
     );
     if (rate.allowed) {

@@ -30,6 +30,7 @@ import type { AuthUser } from '../auth';
 import { cancelChat, startChat } from '../chat';
 import type { ApiDeps } from '../deps';
 import { AppError } from '../errors';
+import { openAiModel } from '../models';
 import { idempotencyKeyOf, requestIdForKey, type Followed } from '../openai/routes';
 import { chatRateLimiter } from '../rate-limit';
 import type { ResponseMeta } from './render';
@@ -86,7 +87,8 @@ export function responsesRoutes(deps: ApiDeps): Router {
     const key = idempotencyKeyOf(req);
     const requestId =
       key !== undefined ? requestIdForKey(user.userId, key, 'responses') : randomUUID();
-    const model = parsed.model ?? deps.config.llm.model;
+    // An unknown model is 404 model_not_found before anything is stored (api/models.ts).
+    const model = openAiModel(deps.config, parsed.model);
     let meta: ResponseMeta;
     let row: ResponseRow | undefined;
     let fresh = true;

@@ -13,8 +13,8 @@ export const DEFAULT_USAGE_DAYS = 7;
 const DAY_MS = 86_400_000;
 
 export interface UsageBody {
-  daily: Array<{ date: string; tokens: number }>;
-  month: { period: string; tokens: number };
+  daily: Array<{ date: string; tokens: number; costUsd: number }>;
+  month: { period: string; tokens: number; costUsd: number };
   quota: {
     plan: Plan;
     daily: { used: number; limit: number; remaining: number };
@@ -47,6 +47,8 @@ export function parseDays(raw: unknown): number {
  * and the Redis counter: the counter is ahead while billing rows are still landing
  * (async, retried while Postgres is down), the ledger holds days whose counters
  * expired or were lost. Both only ever grow, so the larger one is the best known.
+ * `costUsd` comes from the ledger alone (the counters hold tokens): a request's cost
+ * shows once its row has landed.
  */
 export async function usageReport(
   deps: ApiDeps,
@@ -67,13 +69,14 @@ export async function usageReport(
   ]);
   const daily = dates.map((d, i) => {
     const date = utcDay(d);
-    return { date, tokens: Math.max(ledger.byDay.get(date) ?? 0, redis.days[i] ?? 0) };
+    const day = ledger.byDay.get(date);
+    return { date, tokens: Math.max(day?.tokens ?? 0, redis.days[i] ?? 0), costUsd: day?.costUsd ?? 0 };
   });
-  const monthTokens = Math.max(ledger.month, redis.month ?? 0);
+  const monthTokens = Math.max(ledger.month.tokens, redis.month ?? 0);
   const dayUsed = daily.at(-1)?.tokens ?? 0;
   return {
     daily,
-    month: { period: utcMonth(now), tokens: monthTokens },
+    month: { period: utcMonth(now), tokens: monthTokens, costUsd: ledger.month.costUsd },
     quota: {
       plan,
       daily: { used: dayUsed, limit: limits.daily, remaining: Math.max(0, limits.daily - dayUsed) },

@@ -16,11 +16,13 @@ describe('fault suite: postgres', () => {
     await Promise.all(inFlight.map((c) => deltas(c.client, c.requestId, 3)));
     const stoppedAt = Date.now();
     await env.stack.pg.stop();
+    // Deliberate: the chats in flight stream on and reach their save while Postgres is down.
     await new Promise((r) => setTimeout(r, 3000));
     const during = chats.slice(2).map((c) => ({ ...c, requestId: chat(c.client, c.sessionId, 'sent while pg is down') }));
     for (const c of during) {
       await c.client.waitFor((fs) => fs.find((f) => f.requestId === c.requestId && f.type === 'accepted'), 10_000, 'accepted');
     }
+    // The outage itself (45 s), during which nothing may end.
     await new Promise((r) => setTimeout(r, Math.max(0, 45_000 - (Date.now() - stoppedAt))));
     for (const c of [...inFlight, ...during]) {
       assert.equal(c.client.of(c.requestId).filter((f) => f.type === 'done' || f.type === 'error').length, 0, 'nothing ends while Postgres is down');

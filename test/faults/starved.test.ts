@@ -28,7 +28,7 @@ describe('fault suite: a starved LLM process', () => {
     const worker = env.stack.procs.worker!.child;
     worker.kill('SIGSTOP');
     try {
-      await sleep(STOPPED_MS);
+      await sleep(STOPPED_MS); // the starvation itself, not a wait for something
     } finally {
       worker.kill('SIGCONT');
     }

@@ -82,7 +82,6 @@ let prom: Prometheus;
 let workerMetrics: MetricsServer;
 let temporalPort: number;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const squash = (s: string) => s.replace(/\s+/g, '');
 
 interface MetricValues {
@@ -201,8 +200,16 @@ describe('metrics', () => {
     );
     assert.equal((await count(chatRequestDuration)) - before.dur, 4, 'end of each request');
 
-    // A second round a few scrapes later, so rates over the scraped series are not zero.
-    await sleep(2500);
+    // A second round once Prometheus has scraped the first, so rates over the scraped
+    // series are not zero.
+    const failedSoFar = await failed();
+    await eventually(
+      'the first round scraped',
+      async () =>
+        Number(
+          (await prom.query('max(chat_requests_total{status="llm_unavailable"})'))[0]?.value[1],
+        ) >= failedSoFar,
+    );
     assert.equal((await chat(client, sessionId, 'again [[tokens:3]]')).type, 'done');
     assert.equal(
       (await chat(client, sessionId, 'break again [[fail:500]]')).code,

@@ -20,6 +20,7 @@ import type { chatWorkflow } from '../../workflows/chat';
 import { startSystem, type TestSystem } from '../../testkit/system';
 import { contentOf, postSse, type SseMessage } from '../../testkit/sse';
 import { waitForRows } from '../../testkit/usage';
+import { eventually } from '../../testkit/poll';
 
 let sys: TestSystem;
 
@@ -248,7 +249,13 @@ describe('OpenAI-compatible API through the openai client', () => {
     const { client, token, keyId } = await newKeyUser();
     await client.models.list();
     await sys.http(token, 'DELETE', `/v1/me/api-keys/${keyId}`);
-    await new Promise((r) => setTimeout(r, 1000));
+    // The revocation reaches the key cache through pub/sub: wait until a read is refused.
+    await eventually('the key refused', () =>
+      client.models.list().then(
+        () => false,
+        (err: unknown) => err instanceof AuthenticationError,
+      ),
+    );
     await assert.rejects(
       client.chat.completions.create({
         model: sys.config.llm.model,

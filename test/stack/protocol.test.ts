@@ -4,8 +4,10 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import type { Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import jwt from 'jsonwebtoken';
+import { eventually } from '../../testkit/poll';
 import { startSystem, type TestSystem } from '../../testkit/system';
 import { TestClient, UpgradeRefused } from '../../testkit/ws-client';
 
@@ -231,17 +233,27 @@ describe('HTTP', () => {
 
 describe('heartbeat', () => {
   it('a client that stops answering pings is dropped; a live one is kept', async () => {
+    // The server's end of each socket, by the client's port, to see it terminated.
+    const serverEnds = new Map<number, Socket>();
+    const onUpgrade = (_req: unknown, socket: Socket) =>
+      serverEnds.set(socket.remotePort ?? 0, socket);
+    sys.api.server.on('upgrade', onUpgrade);
     const live = await sys.connect(sys.newUser().token);
     const dead = await sys.connect(sys.newUser().token);
+    sys.api.server.off('upgrade', onUpgrade);
+    type RawSocket = { _socket: Socket };
+    const deadEnd = serverEnds.get((dead.ws as unknown as RawSocket)._socket.localPort ?? -1);
+    const liveEnd = serverEnds.get((live.ws as unknown as RawSocket)._socket.localPort ?? -1);
+    assert.ok(deadEnd && liveEnd);
     // Stop the dead client's automatic pong by pausing its socket.
-    (dead.ws as unknown as { _socket: { pause(): void } })._socket.pause();
-    const before = sys.api.server.listenerCount('upgrade');
-    assert.ok(before >= 1);
-    await new Promise((r) => setTimeout(r, 1500));
+    (dead.ws as unknown as RawSocket)._socket.pause();
+    // Terminated after missing a ping; the live one lived through the same pings.
+    await eventually('the dead socket terminated', () => deadEnd.destroyed, 10_000);
+    assert.equal(liveEnd.destroyed, false);
     live.send({ type: 'ping' });
     await live.waitFor((fs) => fs.some((f) => f.type === 'pong'));
     assert.equal(live.closeCode, undefined);
-    (dead.ws as unknown as { _socket: { resume(): void } })._socket.resume();
+    (dead.ws as unknown as RawSocket)._socket.resume();
     await dead
       .waitFor(() => dead.closeCode !== undefined || undefined, 5000, 'dead socket closed')
       .catch(() => undefined);

@@ -203,7 +203,7 @@ describe('quota', () => {
         acts.reserveQuota({ userId, requestId: randomUUID(), plan: 'free', amount });
       await reserve(800);
       await assert.rejects(reserve(800), (err) => failureType(err) === FAILURE_TYPES.QuotaExceeded);
-      await new Promise((r) => setTimeout(r, 1200));
+      await new Promise((r) => setTimeout(r, 1200)); // a TTL wait: the 1 s reservation expires
       await reserve(800);
       assert.equal(await counters.reserved(userId), 800, 'only the live reservation counts');
     } finally {
@@ -230,12 +230,13 @@ describe('GET /v1/me/usage', () => {
     const dates = [2, 1, 0].map((d) =>
       new Date(now.getTime() - d * 86_400_000).toISOString().slice(0, 10),
     );
+    // No price configured (no LLM_CONFIG): the cost is 0 (test/stack/failover.test.ts prices it).
     assert.deepEqual(res.body.daily, [
-      { date: dates[0], tokens: 0 },
-      { date: dates[1], tokens: 0 },
-      { date: dates[2], tokens: sum },
+      { date: dates[0], tokens: 0, costUsd: 0 },
+      { date: dates[1], tokens: 0, costUsd: 0 },
+      { date: dates[2], tokens: sum, costUsd: 0 },
     ]);
-    assert.deepEqual(res.body.month, { period: now.toISOString().slice(0, 7), tokens: sum });
+    assert.deepEqual(res.body.month, { period: now.toISOString().slice(0, 7), tokens: sum, costUsd: 0 });
     assert.deepEqual(res.body.quota, {
       plan: 'free',
       daily: { used: sum, limit: DAILY, remaining: DAILY - sum },

@@ -83,6 +83,7 @@ it('a frame flood answers rate_limited and the connection stays open', async () 
   });
   assert.ok(limited.length >= 100 - rs.config.wsFrameBurst - 10, `${limited.length} refused`);
   assert.ok(limited.every((f) => Number(f.retryAfter) >= 1));
+  // Waits out the frame bucket's refill (a second), as a TTL: a poll would spend its tokens.
   await new Promise((r) => setTimeout(r, 1100));
   const before = c.frames.length;
   c.send({ type: 'ping' });

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { metricsRegistry } from '../../lib/metrics';
+import { decodeEntry, requestKeys } from '../../store/event-log';
 import { findStuckTools } from '../../scripts/ops/tools';
 import { checkpointedChunks, slowDocument } from '../../testkit/documents';
 import { eventually } from '../../testkit/poll';
@@ -356,7 +357,7 @@ describe('summarize_document: a long-running task', () => {
   });
 
   it('a client that disconnects during a tool resumes: the progress so far, then live, then done', async () => {
-    const { client, sessionId, token } = await newChat();
+    const { client, sessionId, token, userId } = await newChat();
     const doc = slowDocument(30, 40, 0, 250);
     const requestId = send(
       client,
@@ -366,8 +367,15 @@ describe('summarize_document: a long-running task', () => {
     await client.waitFor((fs) =>
       fs.some((f) => f.requestId === requestId && f.type === 'tool_progress'),
     );
+    const heard = client.of(requestId).filter((f) => f.type === 'tool_progress').length;
     await client.close();
-    await new Promise((r) => setTimeout(r, 3000));
+    // The tool goes on while nobody listens: wait until it has written progress meanwhile.
+    await eventually('tool progress written while away', async () => {
+      const stream = requestKeys(userId, requestId).stream;
+      const entries = await sys.api.deps.redis.xrange(stream, '-', '+');
+      const progress = entries.filter(([, f]) => decodeEntry(f)?.type === 'tool_progress');
+      return progress.length >= Math.max(3, heard + 2);
+    });
 
     const again = await sys.connect(token);
     again.send({ type: 'resume', requestId });

@@ -18,6 +18,7 @@ import { createCacheRedis, createRedis } from '../../store/redis';
 import { UserService, USER_CACHE_VIEWS, type UserServiceOptions } from '../../users/user-service';
 import { ensureUser } from '../../users/users';
 import { freePort } from '../../testkit/free-port';
+import { eventually } from '../../testkit/poll';
 
 const { databaseUrl: DATABASE_URL, redisUrl: REDIS_URL } = loadConfig();
 
@@ -124,7 +125,7 @@ describe('cache-aside', () => {
     await svc.getContext(userId);
     await svc.getContext(userId);
     assert.equal(count(), 1);
-    await sleep(450);
+    await sleep(450); // a TTL wait: the entry's 300 ms TTL has passed
     assert.equal(await admin.exists(svc.cacheKey(userId, 'context')), 0);
     await svc.getContext(userId);
     assert.equal(count(), 2, 'expired entry reloaded from Postgres');
@@ -255,7 +256,7 @@ describe('stampede protection', () => {
       pool,
       keyPrefix: prefix,
       cache: { lockWaitMs: 10_000 },
-      hooks: { afterLoad: () => sleep(50) },
+      hooks: { afterLoad: () => sleep(50) }, // a deliberately slow load, not a wait
     };
     const a = await service(options);
     const b = await service(options);
@@ -290,18 +291,18 @@ describe('Redis outages', () => {
       },
     );
     server = child;
-    for (let i = 0; i < 100; i++) {
-      const ok = await new Promise<boolean>((resolve) => {
-        const s = net.connect(port, '127.0.0.1', () => {
-          s.destroy();
-          resolve(true);
-        });
-        s.on('error', () => resolve(false));
-      });
-      if (ok) return;
-      await sleep(50);
-    }
-    throw new Error('redis-server did not start');
+    await eventually(
+      'redis-server accepting connections',
+      () =>
+        new Promise<boolean>((resolve) => {
+          const s = net.connect(port, '127.0.0.1', () => {
+            s.destroy();
+            resolve(true);
+          });
+          s.on('error', () => resolve(false));
+        }),
+      { timeoutMs: 5000, everyMs: 50 },
+    );
   }
 
   async function stopRedis(): Promise<void> {
@@ -312,15 +313,17 @@ describe('Redis outages', () => {
     await once(child, 'exit');
   }
 
-  /** Reads until one is served from the cache, at most `tries` times. */
-  async function untilHit(svc: UserService, userId: string, tries = 100): Promise<boolean> {
-    for (let i = 0; i < tries; i++) {
-      const hits = svc.stats.hits;
-      await svc.getContext(userId);
-      if (svc.stats.hits > hits) return true;
-      await sleep(100);
-    }
-    return false;
+  /** Reads until one is served from the cache. */
+  function untilHit(svc: UserService, userId: string, what = 'a read served from the cache') {
+    return eventually(
+      what,
+      async () => {
+        const hits = svc.stats.hits;
+        await svc.getContext(userId);
+        return svc.stats.hits > hits;
+      },
+      10_000,
+    );
   }
 
   before(async () => {
@@ -341,7 +344,7 @@ describe('Redis outages', () => {
     });
     const userId = await newUser('steady');
     await svc.getContext(userId);
-    assert.ok(await untilHit(svc, userId));
+    await untilHit(svc, userId);
 
     await stopRedis();
     const loads = count();
@@ -353,17 +356,16 @@ describe('Redis outages', () => {
     assert.equal(svc.pendingInvalidations, 1, 'the invalidation waits for Redis');
 
     await startRedis();
-    assert.ok(await untilHit(svc, userId), 'caching resumed by itself');
+    await untilHit(svc, userId, 'caching resumed by itself');
     assert.equal((await svc.getContext(userId))?.nickname, 'offline-edit');
-    for (let i = 0; i < 50 && svc.pendingInvalidations > 0; i++) await sleep(100);
-    assert.equal(svc.pendingInvalidations, 0, 'the deferred invalidation ran');
+    await eventually('the deferred invalidation ran', () => svc.pendingInvalidations === 0, 5000);
   });
 
   it('serves reads from Postgres while Redis hangs (command timeout), then caches again', async () => {
     const svc = await service({ redisUrl: `redis://127.0.0.1:${port}`, commandTimeoutMs: 100 });
     const userId = await newUser('patient');
     await svc.getContext(userId);
-    assert.ok(await untilHit(svc, userId));
+    await untilHit(svc, userId);
     server!.kill('SIGSTOP');
     try {
       const loads = svc.stats.loads;
@@ -373,6 +375,6 @@ describe('Redis outages', () => {
     } finally {
       server!.kill('SIGCONT');
     }
-    assert.ok(await untilHit(svc, userId), 'caching resumed by itself');
+    await untilHit(svc, userId, 'caching resumed by itself');
   });
 });

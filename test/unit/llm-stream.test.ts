@@ -9,8 +9,9 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { APIConnectionError, APIError } from 'openai';
-import { streamChatCompletion } from '../../activities/llm-stream';
+import { agents, streamChatCompletion } from '../../activities/llm-stream';
 import { freePort } from '../../testkit/free-port';
+import { eventually } from '../../testkit/poll';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, body: string) => void;
 let handler: Handler;
@@ -62,7 +63,7 @@ describe('LLM stream reader', () => {
       const text =
         ['a', 'b', 'c'].map((t) => `data: ${JSON.stringify(chunk(t))}\n\n`).join('') +
         'data: [DONE]\n\n';
-      // Cut mid-event: the reader must join the pieces.
+      // Cut mid-event: the reader must join the pieces (the server's pause, not a wait).
       res.write(text.slice(0, 37));
       setTimeout(() => res.end(text.slice(37)), 10);
     };
@@ -81,7 +82,14 @@ describe('LLM stream reader', () => {
     };
     assert.deepEqual(await collect(), ['a']);
     // The socket goes back to the pool once the response's end is read (a tick or two).
-    await new Promise((r) => setTimeout(r, 50));
+    await eventually(
+      'the connection back in the pool',
+      () =>
+        Object.values(agents['http:'].freeSockets).some((free) =>
+          free?.some((s) => s.localPort === ports[0]),
+        ),
+      { timeoutMs: 5000, everyMs: 5 },
+    );
     assert.deepEqual(await collect(), ['a']);
     assert.equal(ports.length, 2);
     assert.equal(ports[0], ports[1], "the second stream reused the first one's connection");

@@ -18,6 +18,7 @@ import {
   wsConnections,
 } from '../../lib/metrics';
 import { startMetricsServer } from '../../workers/metrics-server';
+import { eventually } from '../../testkit/poll';
 
 async function value(metric: unknown, name?: string): Promise<number> {
   const { values } = await (
@@ -88,7 +89,9 @@ describe('running tools', () => {
     assert.equal(await running(), 0);
     assert.equal(await oldest(), 0);
     const endFirst = trackRunningTool();
-    await new Promise((r) => setTimeout(r, 30));
+    await eventually('the first attempt 25 ms old', async () => (await oldest()) >= 0.025, {
+      everyMs: 5,
+    });
     const endSecond = trackRunningTool();
     assert.equal(await running(), 2);
     assert.ok((await oldest()) >= 0.025, 'the age of the first (oldest) attempt');
