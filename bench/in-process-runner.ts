@@ -1,8 +1,8 @@
 /**
  * A bench-only {@link ApiDeps.chatRunner} that runs a chat request's steps in this
- * process, without Temporal: the same activities, in the same order, with the same
- * inputs as workflows/chat.ts (prepareChat -> reserveQuota -> callLlm -> settleUsage
- * -> saveReply with the ledger row), so that a benchmark comparing it with the workflow
+ * process, without Temporal: the same activities, in the same order, with inputs built
+ * by the same functions as workflows/chat.ts (workflows/steps.ts: prepareChat ->
+ * reserveQuota -> callLlm -> settleUsage -> saveReply with the ledger row), so that a benchmark comparing it with the workflow
  * measures what the orchestration costs and nothing else.
  *
  * Only the no-tool path: a reply that asks for tools fails the request. No retries, no
@@ -12,10 +12,16 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
 import type { ApiDeps } from '../api/deps';
 import type { Activities } from '../activities';
-import { NO_USAGE, type TokenUsage } from '../contracts/common';
-import { TOOL_NAMES } from '../contracts/tool';
+import { NO_USAGE } from '../contracts/common';
 import type { ChatWorkflowInput } from '../contracts/chat';
 import { errorSpecForType, FAILURE_TYPES, failure, failureType } from '../contracts/errors';
+import {
+  callLlmInput,
+  prepareChatInput,
+  reserveQuotaInput,
+  saveReplyInput,
+  settleUsageInput,
+} from '../workflows/steps';
 
 /** The runner, and a way to wait until every request it started has ended. */
 export interface InProcessRunner {
@@ -57,58 +63,34 @@ export function createInProcessRunner(acts: Activities): InProcessRunner {
   return runner;
 }
 
-/** One request, as chatWorkflow runs it. */
+/** One request, as chatWorkflow runs it: its steps, with inputs built by workflows/steps.ts. */
 async function runChat(acts: Activities, input: ChatWorkflowInput): Promise<void> {
-  const ids = { requestId: input.requestId, userId: input.userId };
   let reserved: { dailyLimit: number } | undefined;
   try {
-    const prepared = await acts.prepareChat({
-      ...ids,
-      sessionId: input.sessionId,
-      content: input.content,
-      model: input.model,
-      settings: input.settings,
-    });
-    reserved = await acts.reserveQuota({
-      ...ids,
-      plan: input.plan,
-      amount: prepared.promptTokens + input.settings.maxCompletionTokens,
-    });
+    const prepared = await acts.prepareChat(prepareChatInput(input));
+    reserved = await acts.reserveQuota(reserveQuotaInput(input, prepared.promptTokens));
     // callLlm reads its Temporal activity context (attempt, heartbeat, cancellation).
-    const reply = await inActivity(acts.callLlm, {
-      ...ids,
-      model: input.model,
-      messages: prepared.messages,
-      maxTokens: input.settings.maxCompletionTokens,
-      round: 0,
-      tools: TOOL_NAMES,
-    });
+    const reply = await inActivity(acts.callLlm, callLlmInput(input, prepared.messages, 0, true));
     if (reply.toolCalls.length > 0) {
       throw failure(FAILURE_TYPES.Internal, 'tool calls are not supported in-process', {
         nonRetryable: true,
       });
     }
-    const settled = await settle(acts, input, reply.usage, reserved.dailyLimit);
+    const settled = await acts.settleUsage(
+      settleUsageInput(input, reply.usage, reserved.dailyLimit),
+    );
     // As chatWorkflow: the reply and its ledger row in one step, then `done`.
-    await acts.saveReply({
-      ...ids,
-      sessionId: input.sessionId,
-      model: input.model,
-      content: reply.content,
-      usage: reply.usage,
-      ledger: {
-        ...ids,
-        sessionId: input.sessionId,
-        model: input.model,
-        ...reply.usage,
-        createdAt: settled.settledAt,
-      },
-    });
+    await acts.saveReply(saveReplyInput(input, reply, settled.settledAt));
   } catch (err) {
     const spec = errorSpecForType(failureType(err));
-    if (reserved) await settle(acts, input, NO_USAGE, reserved.dailyLimit).catch(() => undefined);
+    if (reserved) {
+      await acts
+        .settleUsage(settleUsageInput(input, NO_USAGE, reserved.dailyLimit))
+        .catch(() => undefined);
+    }
     await acts.emitEvent({
-      ...ids,
+      requestId: input.requestId,
+      userId: input.userId,
       event: { type: 'error', code: spec.code, message: spec.message },
     });
     throw err;
@@ -118,16 +100,4 @@ async function runChat(acts: Activities, input: ChatWorkflowInput): Promise<void
 /** Runs an activity that reads its Temporal context (attempt 1, never cancelled). */
 function inActivity<I, O>(fn: (input: I) => Promise<O>, input: I): Promise<O> {
   return new MockActivityEnvironment().run<[I], O, (input: I) => Promise<O>>(fn, input);
-}
-
-function settle(acts: Activities, input: ChatWorkflowInput, usage: TokenUsage, dailyLimit: number) {
-  return acts.settleUsage({
-    userId: input.userId,
-    requestId: input.requestId,
-    sessionId: input.sessionId,
-    model: input.model,
-    plan: input.plan,
-    usage,
-    dailyLimit,
-  });
 }

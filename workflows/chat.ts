@@ -38,6 +38,7 @@ import { type CompletionReply, converseForClient } from './completion';
 import { converse, type Reply } from './converse';
 import { fast, LLM_ACTIVITY, storeActivities } from './proxies';
 import { startSummary } from './summarize';
+import { prepareChatInput, saveReplyInput } from './steps';
 import { quotaRefusalMessage, RequestMeter } from './usage';
 
 /**
@@ -78,13 +79,7 @@ export async function chatWorkflow(input: ChatWorkflowInput): Promise<ChatWorkfl
             settings: input.settings,
             completion,
           })
-        : await fast.prepareChat({
-            ...ids,
-            sessionId: input.sessionId,
-            content: input.content,
-            model: input.model,
-            settings: input.settings,
-          });
+        : await fast.prepareChat(prepareChatInput(input));
       await meter.reserve(prepared.promptTokens);
       phase = 'calling_llm';
       const onUsage = (usage: TokenUsage) => meter.report(usage);
@@ -169,17 +164,12 @@ async function finish(
 ): Promise<{ messageId: string }> {
   const settledAt = await meter.settle(reply.usage);
   const statusFirst = reply.summaryDue && patched(SUMMARIZING_BEFORE_DONE);
-  const finished = await storeActivities(input.settings).saveReply({
-    requestId: input.requestId,
-    userId: input.userId,
-    sessionId: input.sessionId,
-    model: input.model,
-    content: reply.content,
-    usage: reply.usage,
-    ledger: reply.usage.totalTokens > 0 ? meter.record(reply.usage, settledAt) : undefined,
-    summarizing: statusFirst,
-    ...doneExtras(input, reply),
-  });
+  const finished = await storeActivities(input.settings).saveReply(
+    saveReplyInput(input, reply, settledAt, {
+      summarizing: statusFirst,
+      ...doneExtras(input, reply),
+    }),
+  );
   if (reply.summaryDue) await summarizeInBackground(input, reply.foldBefore, statusFirst);
   return finished;
 }

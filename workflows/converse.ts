@@ -14,10 +14,11 @@ import {
   type PromptMessage,
   type TokenUsage,
 } from '../contracts/common';
-import { MAX_TOOL_ROUNDS, TOOL_NAMES } from '../contracts/tool';
+import { MAX_TOOL_ROUNDS } from '../contracts/tool';
 import type { ChatWorkflowInput } from '../contracts/chat';
 import { fast, llmActivities } from './proxies';
 import type { ApprovalDesk } from './approvals';
+import { callLlmInput } from './steps';
 import { runToolCalls } from './tool-calls';
 
 export interface Reply {
@@ -67,16 +68,8 @@ export async function converse(
   for (let round = 0; ; round++) {
     const offerTools = round < MAX_TOOL_ROUNDS;
     await hooks.beforeLlm?.();
-    const result = await llm.callLlm({
-      requestId: input.requestId,
-      userId: input.userId,
-      model: input.model,
-      messages: prompt,
-      maxTokens: input.settings.maxCompletionTokens,
-      round,
-      // MCP servers' tools too (as the catalog has them at this call).
-      ...(offerTools ? { tools: TOOL_NAMES, mcpTools: true } : {}),
-    });
+    // MCP servers' tools too when offered (as the catalog has them at this call).
+    const result = await llm.callLlm(callLlmInput(input, prompt, round, offerTools));
     usage = addUsage(usage, result.usage);
     onUsage(result.usage);
     if (!offerTools || result.toolCalls.length === 0) return { content: result.content, usage };

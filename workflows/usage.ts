@@ -26,6 +26,7 @@ import type { ChatWorkflowInput } from '../contracts/chat';
 import { FAILURE_TYPES } from '../contracts/errors';
 import { billingWorkflow } from './billing';
 import { fast, storeActivities } from './proxies';
+import { reserveQuotaInput, settleUsageInput, usageRecord } from './steps';
 
 /**
  * Tracks one request's reservation and settles it exactly once.
@@ -36,7 +37,8 @@ import { fast, storeActivities } from './proxies';
  */
 export class RequestMeter {
   private reserveStarted = false;
-  private reservedAmount = 0;
+  /** The prompt's tokens: the reservation is these plus the completion budget. */
+  private promptTokens = 0;
   /** True while the reservation is released for an approval wait (see {@link pause}). */
   private paused = false;
   /** Parts settled before approval waits, and the tokens they counted. */
@@ -54,17 +56,12 @@ export class RequestMeter {
    */
   async reserve(promptTokens: number): Promise<void> {
     this.reserveStarted = true;
-    this.reservedAmount = promptTokens + this.input.settings.maxCompletionTokens;
+    this.promptTokens = promptTokens;
     await this.hold();
   }
 
   private async hold(): Promise<void> {
-    const r = await fast.reserveQuota({
-      userId: this.input.userId,
-      requestId: this.input.requestId,
-      plan: this.input.plan,
-      amount: this.reservedAmount,
-    });
+    const r = await fast.reserveQuota(reserveQuotaInput(this.input, this.promptTokens));
     this.dailyLimit = r.dailyLimit;
   }
 
@@ -83,7 +80,9 @@ export class RequestMeter {
         await fast.settleUsage({ ...this.settleInput(usage), counted: this.counted, part });
         this.counted = usage.totalTokens;
       } catch (err) {
-        log.error('usage part settle failed; the reservation expires by its TTL', { error: String(err) });
+        log.error('usage part settle failed; the reservation expires by its TTL', {
+          error: String(err),
+        });
       }
     });
   }
@@ -96,15 +95,7 @@ export class RequestMeter {
   }
 
   private settleInput(usage: TokenUsage) {
-    return {
-      userId: this.input.userId,
-      requestId: this.input.requestId,
-      sessionId: this.input.sessionId,
-      model: this.input.model,
-      plan: this.input.plan,
-      usage,
-      dailyLimit: this.dailyLimit,
-    };
+    return settleUsageInput(this.input, usage, this.dailyLimit);
   }
 
   /**
@@ -150,18 +141,7 @@ export class RequestMeter {
 
   /** The ledger record of `usage`, settled at `settledAt` (workflow time when unknown). */
   record(usage: TokenUsage, settledAt: string | undefined): UsageRecord {
-    return {
-      userId: this.input.userId,
-      requestId: this.input.requestId,
-      sessionId: this.input.sessionId,
-      model: this.input.model,
-      promptTokens: usage.promptTokens,
-      completionTokens: usage.completionTokens,
-      totalTokens: usage.totalTokens,
-      estimated: usage.estimated,
-      ...(usage.costUsd !== undefined ? { costUsd: usage.costUsd } : {}),
-      createdAt: settledAt ?? new Date().toISOString(),
-    };
+    return usageRecord(this.input, usage, settledAt);
   }
 
   /**

@@ -5,9 +5,15 @@
  */
 import { proxyLocalActivities } from '@temporalio/workflow';
 import type { Activities } from '../../activities';
-import { TOOL_NAMES } from '../../contracts/tool';
 import type { ChatSettings, ChatWorkflowInput, ChatWorkflowResult } from '../../contracts/chat';
 import { fast, llmActivities, NON_RETRYABLE } from '../../workflows/proxies';
+import {
+  callLlmInput,
+  prepareChatInput,
+  reserveQuotaInput,
+  saveReplyInput,
+  settleUsageInput,
+} from '../../workflows/steps';
 import type { TuningActivities } from '../tuning-activities';
 
 interface Variant {
@@ -33,14 +39,7 @@ function localLlm(settings: ChatSettings) {
 }
 
 async function variant(input: ChatWorkflowInput, v: Variant): Promise<ChatWorkflowResult> {
-  const ids = { requestId: input.requestId, userId: input.userId };
-  const prepareInput = {
-    ...ids,
-    sessionId: input.sessionId,
-    content: input.content,
-    model: input.model,
-    settings: input.settings,
-  };
+  const prepareInput = prepareChatInput(input);
   let prepared: {
     messages: Awaited<ReturnType<Activities['prepareChat']>>['messages'];
     promptTokens: number;
@@ -52,45 +51,13 @@ async function variant(input: ChatWorkflowInput, v: Variant): Promise<ChatWorkfl
     dailyLimit = r.dailyLimit;
   } else {
     prepared = await fast.prepareChat(prepareInput);
-    const r = await fast.reserveQuota({
-      ...ids,
-      plan: input.plan,
-      amount: prepared.promptTokens + input.settings.maxCompletionTokens,
-    });
+    const r = await fast.reserveQuota(reserveQuotaInput(input, prepared.promptTokens));
     dailyLimit = r.dailyLimit;
   }
   const llm = v.llm === 'local' ? localLlm(input.settings) : llmActivities(input.settings);
-  const reply = await llm.callLlm({
-    ...ids,
-    model: input.model,
-    messages: prepared.messages,
-    maxTokens: input.settings.maxCompletionTokens,
-    round: 0,
-    tools: TOOL_NAMES,
-  });
-  const settled = await fast.settleUsage({
-    ...ids,
-    sessionId: input.sessionId,
-    model: input.model,
-    plan: input.plan,
-    usage: reply.usage,
-    dailyLimit,
-  });
-  const ledger = {
-    ...ids,
-    sessionId: input.sessionId,
-    model: input.model,
-    ...reply.usage,
-    createdAt: settled.settledAt,
-  };
-  const finished = await fast.saveReply({
-    ...ids,
-    sessionId: input.sessionId,
-    model: input.model,
-    content: reply.content,
-    usage: reply.usage,
-    ledger,
-  });
+  const reply = await llm.callLlm(callLlmInput(input, prepared.messages, 0, true));
+  const settled = await fast.settleUsage(settleUsageInput(input, reply.usage, dailyLimit));
+  const finished = await fast.saveReply(saveReplyInput(input, reply, settled.settledAt));
   return { status: 'completed', messageId: finished.messageId, usage: reply.usage };
 }
 

@@ -90,6 +90,9 @@ export async function ensureTemporal(opts: TemporalOptions): Promise<Started | n
     throw new Error(`${(err as Error).message}; end of ${logFile}:\n${logText}`, { cause: err });
   }
   log.info(`Temporal: ready at ${address}, Web UI http://127.0.0.1:${uiPort}`);
+  // `--search-attribute` is applied to a new database only: a data dir kept from an
+  // older checkout lacks the attributes added since (AwaitingApprovalSince).
+  await registerSearchAttributes(address, namespace, log);
   return server;
 }
 

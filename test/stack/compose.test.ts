@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { SEARCH_ATTRIBUTES } from '../../scripts/services/temporal';
 import { RELEASE_BUNDLE, RELEASE_ENTRY_POINTS } from '../../testkit/release';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -206,14 +207,15 @@ void test('the compose stack has every service; workers scale and api publishes 
   }
 
   const setup = [services['temporal-setup']!.command ?? []].flat().join(' ');
-  for (const attribute of ['ToolName', 'SessionId', 'AwaitingApprovalSince']) {
+  // Every attribute the dev server gets (scripts/services/temporal.ts), with its type.
+  for (const [attribute, type] of Object.entries(SEARCH_ATTRIBUTES)) {
     assert.match(
       setup,
-      new RegExp(`\\b${attribute}\\b`),
-      `search attribute ${attribute} not created`,
+      new RegExp(`\\b${attribute}:${type}\\b`),
+      `search attribute ${attribute} (${type}) not created`,
     );
   }
-  assert.match(setup, /--type Keyword/);
+  assert.match(setup, /search-attribute create .*--name "\$\$name" --type "\$\$type"/);
 });
 
 void test('the Dockerfile builds the release in one stage and runs it on production dependencies', () => {
