@@ -22,6 +22,7 @@ export const ALL_BENCHMARKS = [
   'user-cache',
   'quota',
   'tools',
+  'tools-mcp',
   'metrics-overhead',
 ] as const;
 /**

@@ -39,6 +39,8 @@ export function startToolWorker(
   sys: TestSystem,
   timeoutMs = 60_000,
   serve: ReadonlyArray<keyof TaskQueues> = ['tools'],
+  /** Extra env vars of the process (e.g. its own `MCP_CONFIG`). */
+  env: Readonly<Record<string, string>> = {},
 ): Promise<ToolWorkerProcess> {
   const script = path.join(ROOT, 'testkit/tool-worker.ts');
   const args = [
@@ -60,6 +62,7 @@ export function startToolWorker(
       TEMPORAL_NAMESPACE: sys.config.temporalNamespace,
       WORKFLOW_BUNDLE_PATH: sys.config.workflowBundlePath ?? '',
       WORKER_METRICS_PORT: '0',
+      ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
