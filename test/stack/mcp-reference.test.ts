@@ -44,11 +44,12 @@ let sys: TestSystem;
 /** The one directory the filesystem server may touch (real path: /tmp may be a link). */
 let dir: string;
 let memoryFile: string;
+let config: string;
 
 before(async () => {
   dir = realpathSync(mkdtempSync(path.join(tmpdir(), 'mcp-ref-')));
   memoryFile = path.join(realpathSync(tmpdir()), `mcp-ref-memory-${randomUUID()}.jsonl`);
-  const config = path.join(tmpdir(), `mcp-ref-${randomUUID()}.json`);
+  config = path.join(tmpdir(), `mcp-ref-${randomUUID()}.json`);
   writeFileSync(
     config,
     JSON.stringify({
@@ -75,6 +76,7 @@ after(async () => {
   await sys?.stop();
   rmSync(dir, { recursive: true, force: true });
   rmSync(memoryFile, { force: true });
+  rmSync(config, { force: true });
 });
 
 /** Runs a chat turn to its end: the frames, checked to end with exactly one terminal frame. */
