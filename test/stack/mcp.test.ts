@@ -15,6 +15,7 @@ import { after, before, describe, it } from 'node:test';
 import { startLocalMcpHttp, type LocalMcpHttp } from '../../local-mcp/server';
 import { eventually } from '../../testkit/poll';
 import { startSystem, type TestSystem } from '../../testkit/system';
+import { assertOneEnd, ofType, send, tool } from '../../testkit/tool-chat';
 import type { Frame, TestClient } from '../../testkit/ws-client';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -55,27 +56,6 @@ after(async () => {
   await sys?.stop();
   await web?.close();
 });
-
-function tool(name: string, args: unknown): string {
-  return `[[tool:${name} ${JSON.stringify(args)}]]`;
-}
-
-function send(client: TestClient, sessionId: string, content: string): string {
-  const requestId = randomUUID();
-  client.send({ type: 'chat', requestId, sessionId, content });
-  return requestId;
-}
-
-function ofType(frames: Frame[], type: string): Frame[] {
-  return frames.filter((f) => f.type === type);
-}
-
-/** Exactly one terminal frame, and it is the last. */
-function assertOneEnd(frames: Frame[]): void {
-  const ends = frames.filter((f) => f.type === 'done' || f.type === 'error');
-  assert.equal(ends.length, 1, `one terminal frame: ${JSON.stringify(frames.map((f) => f.type))}`);
-  assert.equal(frames.at(-1), ends[0]);
-}
 
 async function approvalFrames(client: TestClient, requestId: string, n: number): Promise<Frame[]> {
   return client.waitFor((fs) => {
