@@ -187,9 +187,12 @@ describe('metrics', () => {
     // A cache hit: the second read of the profile comes from the cache.
     assert.equal((await sys.http(user.token, 'GET', '/v1/me')).status, 200);
     assert.equal((await sys.http(user.token, 'GET', '/v1/me')).status, 200);
-    // A frame flood: quota_refusals_total{reason="ws_flood"}.
-    for (let i = 0; i < sys.config.wsFrameBurst + 10; i++) client.send({ type: 'ping' });
-    await client.waitFor((fs) => fs.some((f) => f.type === 'error' && f.code === 'rate_limited'));
+    // A frame flood: quota_refusals_total{reason="ws_flood"}. On a connection of its own:
+    // the chats below must not meet the emptied frame bucket.
+    const flood = await sys.connect(user.token);
+    for (let i = 0; i < sys.config.wsFrameBurst + 10; i++) flood.send({ type: 'ping' });
+    await flood.waitFor((fs) => fs.some((f) => f.type === 'error' && f.code === 'rate_limited'));
+    await flood.close();
 
     assert.equal((await done()) - before.done, 3);
     assert.equal((await failed()) - before.failed, 1);
