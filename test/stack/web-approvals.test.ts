@@ -4,6 +4,7 @@
  * configures it: the buttons on a call that waits, the reply going on after the
  * decision, and the waiting call shown again after a reload.
  */
+import { eventually } from '../../testkit/poll';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
@@ -43,12 +44,14 @@ async function resultText(block: Locator): Promise<string> {
 /** The MCP server is connected (the tools worker published it). */
 async function mcpUp(): Promise<void> {
   const { token } = env.sys.newUser();
-  for (let i = 0; i < 300; i++) {
-    const res = await env.sys.http(token, 'GET', '/v1/tools');
-    if ((res.body.servers as Array<{ status: string }>).some((s) => s.status === 'up')) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error('the embedded MCP server never came up');
+  await eventually(
+    'the embedded MCP server up',
+    async () => {
+      const res = await env.sys.http(token, 'GET', '/v1/tools');
+      return (res.body.servers as Array<{ status: string }>).some((s) => s.status === 'up');
+    },
+    60_000,
+  );
 }
 
 describe('web app: approving tool calls', () => {
